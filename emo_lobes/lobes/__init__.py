@@ -1,0 +1,1 @@
+"""Shared neural modules (pooling, adapters, encoders, losses) used by the recipes."""
