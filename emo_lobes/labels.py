@@ -24,7 +24,7 @@ _SYNONYMS = {
     "disgusto": "disgust", "ekel": "disgust",
     "surprise": "surprise", "surprised": "surprise", "sur": "surprise", "ps": "surprise", "sorpresa": "surprise",
     "sor": "surprise",
-    "calm": "calm", "boredom": "boredom", "bored": "boredom", "langeweile": "boredom",
+    "calm": "calm", "calmness": "calm", "fun": "amusement", "boredom": "boredom", "bored": "boredom", "langeweile": "boredom",
     "excited": "excited", "exc": "excited", "excitement": "excited",
     "frustration": "frustration", "frustrated": "frustration", "fru": "frustration",
     "contempt": "contempt", "other": "other", "oth": "other", "xxx": "undecided", "undecided": "undecided",

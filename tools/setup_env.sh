@@ -20,20 +20,23 @@ fi
 
 echo "[setup] creating $VENV"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+# pip, quiet, without the notes a local package mirror prints for every package it does not hold
+pip_install() {
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$@" 2> >(grep -v "is ignored: it is neither" >&2)
+}
 
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   echo "[setup] NVIDIA GPU found: installing torch/torchaudio with CUDA"
-  "${PIP[@]}" torch torchaudio
+  pip_install torch torchaudio
 else
   echo "[setup] no GPU: installing the CPU build $TORCH_SPEC"
-  "${PIP[@]}" "$TORCH_SPEC"
+  pip_install "$TORCH_SPEC"
   # torchaudio on PyPI is CUDA-linked; installed without deps so it cannot pull a CUDA torch.
-  "${PIP[@]}" --no-deps "$TORCHAUDIO_SPEC"
+  pip_install --no-deps "$TORCHAUDIO_SPEC"
 fi
 
 echo "[setup] installing emo_lobes (editable) with extras baselines, plots, test"
-"${PIP[@]}" -e ".[baselines,plots,test]" 2>&1 | grep -v "is ignored: it is neither" || true
+pip_install -e ".[baselines,plots,test]"
 "$VENV/bin/python" -c "import emo_lobes" || { echo "[setup] ERROR: emo_lobes did not install"; exit 1; }
 
 # The torchaudio fix: on a CPU-only torch, torchaudio's compiled extension fails to load; removing it leaves

@@ -12,7 +12,10 @@ REQUIRED_FIELDS = (
     "language", "corpus", "label", "emotion",
 )
 #: Fields a record has where its corpus provides them.
-OPTIONAL_FIELDS = ("session", "style", "improvised", "intensity", "text_id", "annotations", "vad")
+OPTIONAL_FIELDS = (
+    "session", "style", "improvised", "intensity", "text_id", "text", "annotations", "self_annotations",
+    "dim_annotations", "vad", "start", "end",
+)
 
 AUDIO_EXTENSIONS = (".wav", ".flac")
 
@@ -28,7 +31,7 @@ class ParsedCorpus:
         The corpus root as given by the user.
     records : list of dict
         One dict per usable utterance, with :data:`REQUIRED_FIELDS` and some :data:`OPTIONAL_FIELDS`.
-        ``wav`` is relative to ``data_folder`` (manifests write it as ``$data_root/<wav>``).
+        ``wav`` is relative to ``data_folder`` (manifests write it as ``{data_root}/<wav>``).
     problems : list of str
         One line per skipped file or inconsistency (corrupt audio, label without audio, ...).
 

@@ -1,0 +1,101 @@
+"""Synthetic SAVEE: the four male speakers in ``AudioData/<speaker>/<code><NN>.wav``, 44.1 kHz mono."""
+import os
+import zlib
+
+import numpy as np
+
+from emo_lobes.corpora.savee import AUDIO_FOLDER, LABEL_MAP, SAMPLE_RATE, SPEAKERS
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.synthetic.common import begin, corpus_is_current, finish, read_stamp, write_wav
+from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
+
+#: Files per emotion and speaker; neutral has twice as many, as in the real corpus (30 vs 15).
+FILES_PER_EMOTION = 4
+NEUTRAL_CODE = "n"
+DURATION_S = (1.0, 2.0)
+
+
+def _chosen_speakers(speakers):
+    """The speaker initials to write, in order; all four by default."""
+    if speakers is None:
+        return list(SPEAKERS)
+    unknown = sorted(set(speakers) - set(SPEAKERS))
+    if unknown:
+        raise EmoLobesError(f"unknown SAVEE speakers {unknown}", f"use initials among {', '.join(SPEAKERS)}")
+    return [code for code in SPEAKERS if code in set(speakers)]
+
+
+def plan(speakers=None):
+    """The files of the synthetic corpus, numbered ``01`` upwards per emotion as in the real one.
+
+    Arguments
+    ---------
+    speakers : list of str, optional
+        Speaker initials to include (default: all four).
+
+    Returns
+    -------
+    list of dict
+        ``path`` (relative), ``speaker`` initials, canonical ``emotion``, synthesis ``intensity``, ``channels``.
+
+    Example
+    -------
+    >>> files = plan()
+    >>> len(files), files[0]["path"], files[-1]["path"]
+    (128, 'AudioData/DC/a01.wav', 'AudioData/KL/su04.wav')
+    """
+    files = []
+    for speaker in _chosen_speakers(speakers):
+        for code in LABEL_MAP:
+            count = FILES_PER_EMOTION * (2 if code == NEUTRAL_CODE else 1)
+            for number in range(1, count + 1):
+                files.append({
+                    "path": f"{AUDIO_FOLDER}/{speaker}/{code}{number:02d}.wav", "speaker": speaker,
+                    "emotion": LABEL_MAP[code], "intensity": 1.0, "channels": 1,
+                })
+    return files
+
+
+def write(folder, seed=0, name="savee", speakers=None):
+    """Write the synthetic SAVEE (deterministic from ``seed``); a folder already written alike is kept.
+
+    Arguments
+    ---------
+    folder : str
+        The corpus folder to create (it receives ``AudioData/DC`` ... ``AudioData/KL``).
+    seed : int
+        Random seed: the same seed gives the same bytes.
+    name : str
+        Name recorded in the folder's stamp.
+    speakers : list of str, optional
+        Speaker initials to write (default: all four).
+
+    Returns
+    -------
+    str
+        The corpus folder (absolute).
+
+    Example
+    -------
+    >>> import tempfile, soundfile as sf
+    >>> folder = write(os.path.join(tempfile.mkdtemp(), "SAVEE"), speakers=["JE"])
+    >>> names = sorted(os.listdir(os.path.join(folder, "AudioData", "JE")))
+    >>> len(names), names[:2], sf.info(os.path.join(folder, "AudioData", "JE", names[0])).samplerate
+    (32, ['a01.wav', 'a02.wav'], 44100)
+    """
+    chosen = _chosen_speakers(speakers)
+    stamp = {"name": name, "seed": seed, "speakers": chosen}
+    if corpus_is_current(folder, name, seed) and (read_stamp(folder) or {}).get("speakers") == chosen:
+        return os.path.abspath(folder)
+    voice_rng = np.random.default_rng(seed)
+    voices = {code: SpeakerVoice.random(voice_rng, gender) for code, gender in SPEAKERS.items()}
+    files = plan(chosen)
+    tmp = begin(folder)
+    for item in files:
+        rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
+        audio = synthesize(
+            item["emotion"], voices[item["speaker"]], rng, sample_rate=SAMPLE_RATE,
+            duration=float(rng.uniform(*DURATION_S)), intensity=item["intensity"],
+        )
+        write_wav(os.path.join(tmp, item["path"]), audio, SAMPLE_RATE, channels=item["channels"])
+    return finish(tmp, folder, {**stamp, "files": len(files)})

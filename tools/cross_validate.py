@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Run a recipe over its folds (one experiment folder each), resume an interrupted set, aggregate the results.
+
+Run: python tools/cross_validate.py recipes/MLEE/train.py recipes/MLEE/hparams/mlee.yaml \
+        --folds 1-10 --output_folder results/MLEE/mlee --data_folder=/data/IEMOCAP_full_release
+
+Every argument after the named ones is passed to each train.py call unchanged (hparams overrides).
+Fold k runs ``train.py HPARAMS --fold=k --output_folder=OUT/fold_k ...``. A fold whose
+``test_results.json`` exists is done and skipped; an interrupted fold is started again with the same
+command, so SpeechBrain's checkpointer resumes it where it stopped. The aggregate goes to
+``OUT/cv_results.json`` and ``OUT/cv_results.md``.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
+from emo_lobes.metrics import aggregate_folds, read_test_results  # noqa: E402
+from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
+
+RESULT_FILE = "test_results.json"
+
+
+def parse_folds(spec):
+    """Fold numbers from a spec such as ``1-10``, ``1,3,5`` or ``2-4,7``.
+
+    Arguments
+    ---------
+    spec : str
+        The spec.
+
+    Returns
+    -------
+    list of int
+        Sorted, unique fold numbers.
+
+    Example
+    -------
+    >>> parse_folds("2-4,7,3")
+    [2, 3, 4, 7]
+    """
+    folds = set()
+    try:
+        for part in str(spec).split(","):
+            part = part.strip()
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                folds.update(range(lo, hi + 1))
+            elif part:
+                folds.add(int(part))
+    except ValueError:
+        raise EmoLobesError(f"cannot read fold spec '{spec}'", "write folds as 1-10 or 1,3,5") from None
+    if not folds:
+        raise EmoLobesError(f"fold spec '{spec}' names no fold", "write folds as 1-10 or 1,3,5")
+    return sorted(folds)
+
+
+def fold_command(train_script, hparams, fold, output_folder, overrides, python=sys.executable):
+    """The command that trains and tests one fold.
+
+    Example
+    -------
+    >>> fold_command("train.py", "h.yaml", 3, "out", ["--seed=1"], python="python")
+    ['python', 'train.py', 'h.yaml', '--fold=3', '--output_folder=out/fold_3', '--seed=1']
+    """
+    return [python, train_script, hparams, f"--fold={fold}",
+            f"--output_folder={os.path.join(output_folder, f'fold_{fold}')}", *overrides]
+
+
+def aggregate(output_folder, folds):
+    """Read each fold's ``test_results.json`` and write ``cv_results.json`` and ``cv_results.md``.
+
+    Arguments
+    ---------
+    output_folder : str
+        The fold set's folder (holding ``fold_<k>/``).
+    folds : list of int
+        The folds to aggregate.
+
+    Returns
+    -------
+    dict
+        ``{"folds": {k: metrics}, "aggregate": {...}}``.
+    """
+    per_fold = {}
+    for fold in folds:
+        path = os.path.join(output_folder, f"fold_{fold}", RESULT_FILE)
+        if os.path.exists(path):
+            per_fold[fold] = read_test_results(path)
+    if not per_fold:
+        raise EmoLobesError(f"no fold of {output_folder} has a {RESULT_FILE}", "run the folds first")
+    summary = aggregate_folds(list(per_fold.values()))
+    result = {
+        "folds": {str(k): {key: v.get(key) for key in ("wa", "ua", "macro_f1", "n")} for k, v in per_fold.items()},
+        "aggregate": summary,
+        "n_folds": len(per_fold),
+        "missing_folds": [k for k in folds if k not in per_fold],
+    }
+    with open(os.path.join(output_folder, "cv_results.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    rows = [[f"fold {k}", 100 * v["wa"], 100 * v["ua"], 100 * v["macro_f1"], v["n"]] for k, v in per_fold.items()]
+    rows.append(["mean ± std"] + [mean_std(summary[key]["mean"], summary[key]["std"])
+                                  for key in ("wa", "ua", "macro_f1")] + [sum(v["n"] for v in per_fold.values())])
+    table = markdown_table(["fold", "WA %", "UA %", "macro-F1 %", "n"], rows)
+    with open(os.path.join(output_folder, "cv_results.md"), "w", encoding="utf-8") as f:
+        f.write(table + "\n")
+    return result
+
+
+@cli_errors
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("train_script", help="recipes/<R>/train.py")
+    parser.add_argument("hparams", help="recipes/<R>/hparams/<x>.yaml")
+    parser.add_argument("--folds", required=True, help="e.g. 1-10 or 1,3,5")
+    parser.add_argument("--output_folder", required=True, help="one fold_<k>/ folder per fold goes here")
+    args, overrides = parser.parse_known_args(argv)
+    for path in (args.train_script, args.hparams):
+        if not os.path.isfile(path):
+            raise EmoLobesError(f"{path} does not exist", "give the recipe's train.py and an hparams file")
+    folds = parse_folds(args.folds)
+    os.makedirs(args.output_folder, exist_ok=True)
+    for fold in folds:
+        done = os.path.join(args.output_folder, f"fold_{fold}", RESULT_FILE)
+        if os.path.exists(done):
+            print(f"[cv] fold {fold}: done already ({done})", flush=True)
+            continue
+        command = fold_command(args.train_script, args.hparams, fold, args.output_folder, overrides)
+        print(f"[cv] fold {fold}: {' '.join(command)}", flush=True)
+        start = time.time()
+        code = subprocess.call(command)
+        if code != 0:
+            raise EmoLobesError(f"fold {fold} failed with exit status {code}",
+                                "read the log above; run this command again to resume from the last checkpoint")
+        print(f"[cv] fold {fold}: finished in {time.time() - start:.0f} s", flush=True)
+    result = aggregate(args.output_folder, folds)
+    with open(os.path.join(args.output_folder, "cv_results.md"), encoding="utf-8") as f:
+        print(f.read())
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The main job: write the synthetic corpora, run every recipe in a quick configuration, print one results table.
+
+Run: python tools/main_job.py [--only MLEE EmoNet] [--synthetic_root synthetic_data] [--output_root results/main_job]
+(``bash tools/run_main.sh`` sets up the environment first and runs this.)
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from emo_lobes.corpora import parse_corpus  # noqa: E402
+from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
+from emo_lobes.metrics import read_test_results  # noqa: E402
+from emo_lobes.synthetic import SYNTHETIC_CORPORA, write_corpus  # noqa: E402
+from emo_lobes.tables import markdown_table  # noqa: E402
+
+#: Synthetic corpus name -> (parser name, parser options).
+PARSERS = {name: (name, {}) for name in SYNTHETIC_CORPORA}
+PARSERS.update({"spont": ("csv", {}), "gemep": ("csv", {}), "masc": ("csv", {})})
+
+#: Each recipe's quick run: commands (``{syn}`` = synthetic root, ``{out}`` = this recipe's output folder)
+#: and where its results land: (corpus shown in the table, test_results.json relative to ``{out}``).
+QUICK_RUNS = []
+
+
+def write_synthetic(root, seed):
+    """Write every synthetic corpus under ``root`` and print one summary line each.
+
+    Returns
+    -------
+    dict
+        ``{name: folder}``.
+    """
+    folders = {}
+    for name in SYNTHETIC_CORPORA:
+        start = time.time()
+        folder = write_corpus(name, root, seed=seed)
+        parser_name, options = PARSERS[name]
+        summary = parse_corpus(parser_name, folder, **options).summary()
+        labels = ", ".join(f"{k}:{v}" for k, v in summary["labels"].items())
+        print(f"[data] {name:8s} {summary['n_utterances']:4d} utt  {summary['n_speakers']:2d} spk  "
+              f"{summary['duration_s']['total'] / 60:5.1f} min  rates {list(summary['sample_rates'])}  "
+              f"({time.time() - start:4.1f} s)  labels {labels}", flush=True)
+        folders[name] = folder
+    return folders
+
+
+def run_step(command, log_path):
+    """Run one command, echoing its output with a prefix and keeping a log; fail with one line."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write("$ " + " ".join(command) + "\n")
+        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, bufsize=1)
+        for line in process.stdout:
+            log.write(line)
+            print("    | " + line.rstrip(), flush=True)
+        code = process.wait()
+    if code != 0:
+        raise EmoLobesError(f"'{' '.join(command)}' failed (exit {code})", f"see {log_path}")
+
+
+@cli_errors
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--synthetic_root", default=os.path.join(ROOT, "synthetic_data"))
+    parser.add_argument("--output_root", default=os.path.join(ROOT, "results", "main_job"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", help="recipes to run (default: all)")
+    args = parser.parse_args(argv)
+    start = time.time()
+    print(f"[main] writing synthetic corpora to {args.synthetic_root}", flush=True)
+    write_synthetic(args.synthetic_root, args.seed)
+    rows = []
+    runs = [r for r in QUICK_RUNS if not args.only or r["recipe"] in args.only]
+    for index, run in enumerate(runs, 1):
+        out = os.path.join(args.output_root, run["recipe"])
+        os.makedirs(out, exist_ok=True)
+        log_path = os.path.join(out, "main_job.log")
+        print(f"[main] ({index}/{len(runs)}) {run['recipe']}: {run['what']}", flush=True)
+        recipe_start = time.time()
+        for command in run["commands"]:
+            filled = [part.format(syn=args.synthetic_root, out=out, python=sys.executable) for part in command]
+            run_step(filled, log_path)
+        print(f"[main] {run['recipe']} done in {time.time() - recipe_start:.0f} s", flush=True)
+        for corpus, rel in run["results"]:
+            path = os.path.join(out, rel)
+            res = read_test_results(path)
+            rows.append([run["recipe"], corpus, 100 * res["ua"], 100 * res["wa"], os.path.relpath(path, ROOT)])
+    if not runs:
+        print("[main] no recipe quick runs are registered yet: only the synthetic corpora were written")
+        return
+    table = markdown_table(["recipe", "corpus", "UA %", "WA %", "outputs"], rows)
+    os.makedirs(args.output_root, exist_ok=True)
+    with open(os.path.join(args.output_root, "summary.md"), "w", encoding="utf-8") as f:
+        f.write(f"Synthetic data, quick configurations, {time.strftime('%Y-%m-%d')}\n\n{table}\n")
+    print(f"\n[main] results on synthetic data (quick configurations, {time.time() - start:.0f} s in all):\n")
+    print(table)
+
+
+if __name__ == "__main__":
+    main()

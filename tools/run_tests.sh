@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: set up .venv, then run the whole test suite (pytest + emo_lobes doctests).
+# Run: bash tools/run_tests.sh [pytest args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup_env.sh
+exec .venv/bin/python -m pytest -q "$@"
