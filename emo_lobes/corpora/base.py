@@ -125,13 +125,15 @@ def check_data_folder(data_folder, corpus, hint):
     return os.path.abspath(data_folder)
 
 
-def find_audio_files(root):
+def find_audio_files(root, extensions=AUDIO_EXTENSIONS):
     """All audio files below ``root``, as sorted paths relative to it (hidden files and ``._*`` skipped).
 
     Arguments
     ---------
     root : str
         The corpus root.
+    extensions : tuple of str
+        The file endings that count as audio, in lower case (default WAV and FLAC).
 
     Returns
     -------
@@ -144,14 +146,14 @@ def find_audio_files(root):
     >>> d = tempfile.mkdtemp(); os.makedirs(os.path.join(d, "a"))
     >>> for name in ("a/x.wav", "a/._x.wav", "b.txt"):
     ...     open(os.path.join(d, name), "w").close()
-    >>> find_audio_files(d)
-    ['a/x.wav']
+    >>> find_audio_files(d), find_audio_files(d, (".txt",))
+    (['a/x.wav'], ['b.txt'])
     """
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
-            if name.startswith(".") or not name.lower().endswith(AUDIO_EXTENSIONS):
+            if name.startswith(".") or not name.lower().endswith(extensions):
                 continue
             rel = os.path.relpath(os.path.join(dirpath, name), root)
             found.append(rel.replace(os.sep, "/"))
@@ -217,3 +219,99 @@ def audio_record(root, rel_path, problems, **fields):
     }
     record.update(fields)
     return record
+
+
+def parse_files(root, rel_paths, record_fields, problems, repeat="a second file named"):
+    """Records of the audio files ``rel_paths``, each file's fields decoded by ``record_fields``.
+
+    The loop the file-name parsers share: a file that ``record_fields`` rejects is skipped, a file whose ``id``
+    a kept record already has is noted and skipped, and the others go through :func:`audio_record`.
+
+    Arguments
+    ---------
+    root : str
+        Corpus root.
+    rel_paths : list of str
+        Audio paths relative to ``root``, in the order the records should have.
+    record_fields : callable
+        ``record_fields(rel_path, problems)``: the record's fields (``id`` first, then ``speaker``, ``label``
+        ... in record order), or ``None`` when the file is not the corpus's, after noting why in ``problems``.
+    problems : list
+        Receives one line per skipped file.
+    repeat : str
+        How the problem line calls a second file with a kept id (``"{rel_path}: <repeat> {id}, skipped"``).
+
+    Returns
+    -------
+    list of dict
+        The records, in the order of ``rel_paths``.
+
+    Example
+    -------
+    >>> import tempfile, numpy as np, soundfile as sf
+    >>> d = tempfile.mkdtemp(); os.makedirs(os.path.join(d, "b"))
+    >>> for name in ("a.wav", "b/a.wav", "c.wav"):
+    ...     sf.write(os.path.join(d, name), np.zeros(160), 16000)
+    >>> def fields(rel_path, problems):
+    ...     stem = os.path.splitext(os.path.basename(rel_path))[0]
+    ...     if stem == "c":
+    ...         problems.append(f"{rel_path}: not a corpus name, skipped")
+    ...         return None
+    ...     return {"id": stem, "label": stem.upper()}
+    >>> problems = []
+    >>> [r["wav"] for r in parse_files(d, find_audio_files(d), fields, problems)]
+    ['a.wav']
+    >>> problems
+    ['b/a.wav: a second file named a, skipped', 'c.wav: not a corpus name, skipped']
+    """
+    records, seen_ids = [], set()
+    for rel_path in rel_paths:
+        fields = record_fields(rel_path, problems)
+        if fields is None:
+            continue
+        if fields["id"] in seen_ids:
+            problems.append(f"{rel_path}: {repeat} {fields['id']}, skipped")
+            continue
+        record = audio_record(root, rel_path, problems, **fields)
+        if record is not None:
+            seen_ids.add(record["id"])
+            records.append(record)
+    return records
+
+
+def parsed_corpus(corpus, data_folder, records, problems, nothing_found, fix):
+    """The :class:`ParsedCorpus` a parser returns, or one line of failure when no file made a record.
+
+    Arguments
+    ---------
+    corpus : str
+        Registry name.
+    data_folder : str
+        The corpus root as given by the user.
+    records : list of dict
+        The records found.
+    problems : list of str
+        The problems met.
+    nothing_found : str
+        The error's problem when ``records`` is empty (the number of problems is appended).
+    fix : str
+        The error's fix.
+
+    Returns
+    -------
+    ParsedCorpus
+        The records and problems.
+
+    Example
+    -------
+    >>> len(parsed_corpus("emodb", "/x", [{"id": "a", "speaker": "s"}], [], "no EmoDB files in /x", "fix it"))
+    1
+    >>> try:
+    ...     parsed_corpus("emodb", "/x", [], ["a.wav: odd"], "no EmoDB files in /x", "point at EmoDB")
+    ... except EmoLobesError as e:
+    ...     print(e)
+    no EmoDB files in /x (1 problems). Fix: point at EmoDB
+    """
+    if not records:
+        raise EmoLobesError(f"{nothing_found} ({len(problems)} problems)", fix)
+    return ParsedCorpus(corpus, data_folder, records, problems)

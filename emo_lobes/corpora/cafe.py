@@ -3,8 +3,9 @@ import os
 import re
 import unicodedata
 
-from emo_lobes.corpora.base import AUDIO_EXTENSIONS, ParsedCorpus, audio_record, check_data_folder, nfc
-from emo_lobes.errors import EmoLobesError
+from emo_lobes.corpora.base import (
+    AUDIO_EXTENSIONS, check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus,
+)
 
 CORPUS = "cafe"
 LANGUAGE = "fr"
@@ -100,18 +101,6 @@ def parse_name(file_name):
     return {"actor": actor, "letter": letter, "intensity_code": intensity_code, "sentence": sentence}
 
 
-def _audio_files(root):
-    """Audio files (WAV, FLAC, AIFF) below ``root``, sorted relative paths; hidden files skipped."""
-    # base.find_audio_files takes only WAV/FLAC, and the 192 kHz release of CaFE is AIFF.
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
-            if not name.startswith(".") and name.lower().endswith(CAFE_AUDIO_EXTENSIONS):
-                found.append(os.path.relpath(os.path.join(dirpath, name), root).replace(os.sep, "/"))
-    return sorted(found)
-
-
 def _folder_fields(rel_path):
     """(emotion label, intensity folder or None) from the folders holding a file; ``None`` when not CaFE's."""
     parts = rel_path.split("/")[:-1]
@@ -121,6 +110,34 @@ def _folder_fields(rel_path):
     if parts and _EMOTION_BY_KEY.get(folder_key(parts[-1])) == NEUTRAL:
         return NEUTRAL, None
     return None
+
+
+def _record_fields(rel_path, problems):
+    """The record's fields of one file, or ``None`` (with a problem) when its folders or name are not CaFE's."""
+    folders = _folder_fields(rel_path)
+    fields = parse_name(rel_path)
+    if folders is None or fields is None:
+        problems.append(f"{rel_path}: not in the layout {LAYOUT}, skipped")
+        return None
+    label, intensity_folder = folders
+    if EMOTION_LETTERS[fields["letter"]] != label:
+        problems.append(f"{rel_path}: emotion letter {fields['letter']} disagrees with folder {label}, skipped")
+        return None
+    expected_code = INTENSITY_FOLDERS[intensity_folder][0] if intensity_folder else None
+    if fields["intensity_code"] != expected_code and intensity_folder is not None:
+        problems.append(
+            f"{rel_path}: intensity code {fields['intensity_code']} disagrees with folder {intensity_folder} "
+            f"({expected_code}), skipped"
+        )
+        return None
+    actor = fields["actor"]
+    return {
+        "id": nfc(os.path.splitext(os.path.basename(rel_path))[0]), "speaker": speaker_of(actor),
+        "gender": SPEAKERS[actor], "language": LANGUAGE, "corpus": CORPUS, "label": label,
+        "emotion": LABEL_MAP[label], "style": "acted",
+        "intensity": INTENSITY_FOLDERS[intensity_folder][1] if intensity_folder else None,
+        "text_id": fields["sentence"], "text": SENTENCES[fields["sentence"]],
+    }
 
 
 def parse(data_folder):
@@ -158,41 +175,9 @@ def parse(data_folder):
     ('cafe_02', 'female', 'Colère', 'angry', 'strong', '4')
     """
     root = check_data_folder(data_folder, CORPUS, "Colère/ Dégoût/ Joie/ Neutre/ Peur/ Surprise/ Tristesse/")
-    problems, records, seen_ids = [], [], set()
-    for rel_path in _audio_files(root):
-        folders = _folder_fields(rel_path)
-        fields = parse_name(rel_path)
-        if folders is None or fields is None:
-            problems.append(f"{rel_path}: not in the layout {LAYOUT}, skipped")
-            continue
-        label, intensity_folder = folders
-        if EMOTION_LETTERS[fields["letter"]] != label:
-            problems.append(f"{rel_path}: emotion letter {fields['letter']} disagrees with folder {label}, skipped")
-            continue
-        expected_code = INTENSITY_FOLDERS[intensity_folder][0] if intensity_folder else None
-        if fields["intensity_code"] != expected_code and intensity_folder is not None:
-            problems.append(
-                f"{rel_path}: intensity code {fields['intensity_code']} disagrees with folder {intensity_folder} "
-                f"({expected_code}), skipped"
-            )
-            continue
-        stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
-        if stem in seen_ids:
-            problems.append(f"{rel_path}: a second file named {stem}, skipped")
-            continue
-        actor = fields["actor"]
-        record = audio_record(
-            root, rel_path, problems, id=stem, speaker=speaker_of(actor), gender=SPEAKERS[actor],
-            language=LANGUAGE, corpus=CORPUS, label=label, emotion=LABEL_MAP[label], style="acted",
-            intensity=INTENSITY_FOLDERS[intensity_folder][1] if intensity_folder else None,
-            text_id=fields["sentence"], text=SENTENCES[fields["sentence"]],
-        )
-        if record is not None:
-            seen_ids.add(stem)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no CaFE recordings found in {root} ({len(problems)} problems)",
-            f"point --data_folder at the CaFE folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+    problems = []
+    records = parse_files(root, find_audio_files(root, CAFE_AUDIO_EXTENSIONS), _record_fields, problems)
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no CaFE recordings found in {root}",
+        f"point --data_folder at the CaFE folder with {LAYOUT}",
+    )

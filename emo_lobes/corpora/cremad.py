@@ -3,7 +3,7 @@ import csv
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 from emo_lobes.errors import EmoLobesError
 
 CORPUS = "cremad"
@@ -146,36 +146,31 @@ def parse(data_folder, demographics_csv=None):
     else:
         genders = {}
         problems.append(f"no {DEMOGRAPHICS_FILE} next to {AUDIO_FOLDER}: every gender is 'unknown'")
-    records, seen_ids = [], set()
-    for name in find_audio_files(audio_dir):
-        rel_path = f"{audio_prefix}/{name}" if audio_prefix else name
-        stem = nfc(os.path.splitext(os.path.basename(name))[0])
+
+    def record_fields(rel_path, problems):
+        """The record's fields of one clip, or ``None`` (with a problem) when its name is not CREMA-D's."""
+        stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
         match = _FILE_PATTERN.match(stem)
         if not match:
             problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
-            continue
+            return None
         actor, sentence, code, intensity = match.groups()
         actor = int(actor)
         if not ACTOR_RANGE[0] <= actor <= ACTOR_RANGE[1] or sentence not in SENTENCES:
             problems.append(f"{rel_path}: actor {actor} or sentence {sentence} is not in CREMA-D, skipped")
-            continue
-        if stem in seen_ids:
-            problems.append(f"{rel_path}: a second file named {stem}, skipped")
-            continue
+            return None
         if demographics_path and actor not in genders:
             problems.append(f"actor {actor} is not in {DEMOGRAPHICS_FILE}: gender 'unknown'")
             genders[actor] = "unknown"
-        record = audio_record(
-            root, rel_path, problems, id=stem, speaker=speaker_of(actor), gender=genders.get(actor, "unknown"),
-            language=LANGUAGE, corpus=CORPUS, label=code, emotion=LABEL_MAP[code], style="acted",
-            intensity="XX" if intensity.startswith("X") else intensity, text_id=sentence,
-        )
-        if record is not None:
-            seen_ids.add(stem)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no CREMA-D clips found in {root} ({len(problems)} problems)",
-            f"point --data_folder at a folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+        return {
+            "id": stem, "speaker": speaker_of(actor), "gender": genders.get(actor, "unknown"), "language": LANGUAGE,
+            "corpus": CORPUS, "label": code, "emotion": LABEL_MAP[code], "style": "acted",
+            "intensity": "XX" if intensity.startswith("X") else intensity, "text_id": sentence,
+        }
+
+    rel_paths = [f"{audio_prefix}/{name}" if audio_prefix else name for name in find_audio_files(audio_dir)]
+    records = parse_files(root, rel_paths, record_fields, problems)
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no CREMA-D clips found in {root}",
+        f"point --data_folder at a folder with {LAYOUT}",
+    )

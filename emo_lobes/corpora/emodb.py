@@ -2,8 +2,7 @@
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
-from emo_lobes.errors import EmoLobesError
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 
 CORPUS = "emodb"
 LANGUAGE = "de"
@@ -101,31 +100,27 @@ def parse(data_folder):
     ('08b02Tc', 'emodb_08', 'female', 'T', 'sad', 'wav/08b02Tc.wav')
     """
     root = check_data_folder(data_folder, CORPUS, "wav/03a01Fa.wav ...")
-    problems, records, seen_ids, unknown_speakers = [], [], set(), set()
-    for rel_path in find_audio_files(root):
+    problems, unknown_speakers = [], set()
+
+    def record_fields(rel_path, problems):
+        """The record's fields of one file, or ``None`` (with a problem) when its name is not EmoDB's."""
         fields = parse_name(rel_path)
         if fields is None:
             problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
-            continue
-        stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
-        if stem in seen_ids:
-            problems.append(f"{rel_path}: a second file named {stem}, skipped")
-            continue
+            return None
         speaker = fields["speaker"]
         if speaker not in SPEAKERS and speaker not in unknown_speakers:
             unknown_speakers.add(speaker)
             problems.append(f"speaker {speaker} is not one of EmoDB's ten actors: gender 'unknown'")
-        record = audio_record(
-            root, rel_path, problems, id=stem, speaker=speaker_of(speaker),
-            gender=SPEAKERS.get(speaker, "unknown"), language=LANGUAGE, corpus=CORPUS, label=fields["label"],
-            emotion=LABEL_MAP[fields["label"]], style="acted", text_id=fields["text_id"],
-        )
-        if record is not None:
-            seen_ids.add(stem)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no EmoDB recordings found in {root} ({len(problems)} problems)",
-            f"point --data_folder at the EmoDB folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+        return {
+            "id": nfc(os.path.splitext(os.path.basename(rel_path))[0]), "speaker": speaker_of(speaker),
+            "gender": SPEAKERS.get(speaker, "unknown"), "language": LANGUAGE, "corpus": CORPUS,
+            "label": fields["label"], "emotion": LABEL_MAP[fields["label"]], "style": "acted",
+            "text_id": fields["text_id"],
+        }
+
+    records = parse_files(root, find_audio_files(root), record_fields, problems)
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no EmoDB recordings found in {root}",
+        f"point --data_folder at the EmoDB folder with {LAYOUT}",
+    )

@@ -2,8 +2,7 @@
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
-from emo_lobes.errors import EmoLobesError
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 
 CORPUS = "emovo"
 LANGUAGE = "it"
@@ -70,6 +69,20 @@ def parse_name(file_name):
     return {"label": label, "speaker": speaker, "text_id": text_id}
 
 
+def _record_fields(rel_path, problems):
+    """The record's fields of one file, or ``None`` (with a problem) when it is not in EMOVO's layout."""
+    fields = parse_name(rel_path)
+    parts = rel_path.split("/")
+    if fields is None or len(parts) < 2 or nfc(parts[-2]).lower() != fields["speaker"]:
+        problems.append(f"{rel_path}: not in the layout {LAYOUT}, skipped")
+        return None
+    return {
+        "id": nfc(os.path.splitext(parts[-1])[0]).lower(), "speaker": speaker_of(fields["speaker"]),
+        "gender": SPEAKERS[fields["speaker"]], "language": LANGUAGE, "corpus": CORPUS, "label": fields["label"],
+        "emotion": LABEL_MAP[fields["label"]], "style": "acted", "text_id": fields["text_id"],
+    }
+
+
 def parse(data_folder):
     """Parse EMOVO in its official layout.
 
@@ -100,28 +113,9 @@ def parse(data_folder):
     ('rab-m1-n2', 'emovo_m1', 'male', 'rab', 'angry', 2)
     """
     root = check_data_folder(data_folder, CORPUS, "f1/ f2/ f3/ m1/ m2/ m3/")
-    problems, records, seen_ids = [], [], set()
-    for rel_path in find_audio_files(root):
-        fields = parse_name(rel_path)
-        parts = rel_path.split("/")
-        if fields is None or len(parts) < 2 or nfc(parts[-2]).lower() != fields["speaker"]:
-            problems.append(f"{rel_path}: not in the layout {LAYOUT}, skipped")
-            continue
-        stem = nfc(os.path.splitext(parts[-1])[0]).lower()
-        if stem in seen_ids:
-            problems.append(f"{rel_path}: a second file named {stem}, skipped")
-            continue
-        record = audio_record(
-            root, rel_path, problems, id=stem, speaker=speaker_of(fields["speaker"]),
-            gender=SPEAKERS[fields["speaker"]], language=LANGUAGE, corpus=CORPUS, label=fields["label"],
-            emotion=LABEL_MAP[fields["label"]], style="acted", text_id=fields["text_id"],
-        )
-        if record is not None:
-            seen_ids.add(stem)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no EMOVO recordings found in {root} ({len(problems)} problems)",
-            f"point --data_folder at the EMOVO folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+    problems = []
+    records = parse_files(root, find_audio_files(root), _record_fields, problems)
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no EMOVO recordings found in {root}",
+        f"point --data_folder at the EMOVO folder with {LAYOUT}",
+    )

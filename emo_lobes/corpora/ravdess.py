@@ -2,7 +2,7 @@
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 from emo_lobes.errors import EmoLobesError
 
 CORPUS = "ravdess"
@@ -169,42 +169,40 @@ def parse(data_folder, include_song=False):
             f"point --data_folder at the folder with {LAYOUT}",
         )
     kept_channels = (SPEECH, SONG) if include_song else (SPEECH,)
-    problems, records, seen_ids = [], [], set()
-    for folder, folder_actor in actor_folders:
-        for name in find_audio_files(os.path.join(root, folder)):
-            rel_path = f"{folder}/{name}"
-            fields = parse_name(name)
-            if fields is None:
-                problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
-                continue
-            if fields["modality"] != AUDIO_ONLY:
-                problems.append(
-                    f"{rel_path}: modality {fields['modality']} ({MODALITIES[fields['modality']]}) is not the "
-                    f"audio-only release ({AUDIO_ONLY}), skipped"
-                )
-                continue
-            if fields["actor"] != folder_actor:
-                problems.append(f"{rel_path}: actor {fields['actor']} filed under Actor_{folder_actor}, skipped")
-                continue
-            if fields["vocal_channel"] not in kept_channels:
-                continue
-            stem = nfc(os.path.splitext(os.path.basename(name))[0])
-            if stem in seen_ids:
-                problems.append(f"{rel_path}: a second file named {stem}, skipped")
-                continue
-            record = audio_record(
-                root, rel_path, problems, id=stem, speaker=speaker_of(fields["actor"]),
-                gender=SPEAKERS[fields["actor"]], language=LANGUAGE, corpus=CORPUS, label=fields["label"],
-                emotion=LABEL_MAP[fields["label"]], style="acted", intensity=INTENSITIES[fields["intensity"]],
-                text_id=fields["statement"], text=STATEMENTS[fields["statement"]],
+    folder_actors = {
+        f"{folder}/{name}": folder_actor
+        for folder, folder_actor in actor_folders for name in find_audio_files(os.path.join(root, folder))
+    }
+
+    def record_fields(rel_path, problems):
+        """The record's fields of one file, or ``None`` when it is not a kept RAVDESS file of its actor folder."""
+        fields = parse_name(rel_path)
+        if fields is None:
+            problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
+            return None
+        if fields["modality"] != AUDIO_ONLY:
+            problems.append(
+                f"{rel_path}: modality {fields['modality']} ({MODALITIES[fields['modality']]}) is not the "
+                f"audio-only release ({AUDIO_ONLY}), skipped"
             )
-            if record is not None:
-                seen_ids.add(stem)
-                records.append(record)
-    if not records:
-        channels = "speech or song" if include_song else "speech (song is left out unless include_song=True)"
-        raise EmoLobesError(
-            f"no RAVDESS audio-only {channels} files in the Actor_XX folders of {root} ({len(problems)} problems)",
-            f"point --data_folder at the folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+            return None
+        if fields["actor"] != folder_actors[rel_path]:
+            problems.append(f"{rel_path}: actor {fields['actor']} filed under Actor_{folder_actors[rel_path]}, skipped")
+            return None
+        if fields["vocal_channel"] not in kept_channels:
+            return None
+        return {
+            "id": nfc(os.path.splitext(os.path.basename(rel_path))[0]), "speaker": speaker_of(fields["actor"]),
+            "gender": SPEAKERS[fields["actor"]], "language": LANGUAGE, "corpus": CORPUS, "label": fields["label"],
+            "emotion": LABEL_MAP[fields["label"]], "style": "acted", "intensity": INTENSITIES[fields["intensity"]],
+            "text_id": fields["statement"], "text": STATEMENTS[fields["statement"]],
+        }
+
+    problems = []
+    records = parse_files(root, list(folder_actors), record_fields, problems)
+    channels = "speech or song" if include_song else "speech (song is left out unless include_song=True)"
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems,
+        f"no RAVDESS audio-only {channels} files in the Actor_XX folders of {root}",
+        f"point --data_folder at the folder with {LAYOUT}",
+    )

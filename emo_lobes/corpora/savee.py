@@ -2,8 +2,7 @@
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
-from emo_lobes.errors import EmoLobesError
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 
 CORPUS = "savee"
 LANGUAGE = "en"
@@ -78,6 +77,19 @@ def parse_path(rel_path):
     return {"speaker": speaker, "label": label, "number": number}
 
 
+def _record_fields(rel_path, problems):
+    """The record's fields of one file, or ``None`` (with a problem) when it is in neither SAVEE layout."""
+    fields = parse_path(rel_path)
+    if fields is None:
+        problems.append(f"{rel_path}: not in the layout {LAYOUT}, skipped")
+        return None
+    return {
+        "id": f"{fields['speaker']}_{fields['label']}{fields['number']}", "speaker": speaker_of(fields["speaker"]),
+        "gender": SPEAKERS[fields["speaker"]], "language": LANGUAGE, "corpus": CORPUS, "label": fields["label"],
+        "emotion": LABEL_MAP[fields["label"]], "style": "acted",
+    }
+
+
 def parse(data_folder):
     """Parse SAVEE's audio in its official layout or the common flat one.
 
@@ -109,27 +121,9 @@ def parse(data_folder):
     ('KL_su03', 'savee_KL', 'male', 'su', 'surprise', 'AudioData/KL/su03.wav')
     """
     root = check_data_folder(data_folder, CORPUS, "AudioData/DC/a01.wav ... (or flat DC_a01.wav files)")
-    problems, records, seen_ids = [], [], set()
-    for rel_path in find_audio_files(root):
-        fields = parse_path(rel_path)
-        if fields is None:
-            problems.append(f"{rel_path}: not in the layout {LAYOUT}, skipped")
-            continue
-        record_id = f"{fields['speaker']}_{fields['label']}{fields['number']}"
-        if record_id in seen_ids:
-            problems.append(f"{rel_path}: a second copy of {record_id}, skipped")
-            continue
-        record = audio_record(
-            root, rel_path, problems, id=record_id, speaker=speaker_of(fields["speaker"]),
-            gender=SPEAKERS[fields["speaker"]], language=LANGUAGE, corpus=CORPUS, label=fields["label"],
-            emotion=LABEL_MAP[fields["label"]], style="acted",
-        )
-        if record is not None:
-            seen_ids.add(record_id)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no SAVEE recordings found in {root} ({len(problems)} problems)",
-            f"point --data_folder at the SAVEE folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+    problems = []
+    records = parse_files(root, find_audio_files(root), _record_fields, problems, repeat="a second copy of")
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no SAVEE recordings found in {root}",
+        f"point --data_folder at the SAVEE folder with {LAYOUT}",
+    )

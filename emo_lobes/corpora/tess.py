@@ -2,8 +2,7 @@
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
-from emo_lobes.errors import EmoLobesError
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 
 CORPUS = "tess"
 LANGUAGE = "en"
@@ -53,6 +52,30 @@ def _speaker_code(file_prefix, folder):
     return None
 
 
+def _record_fields(rel_path, problems):
+    """The record's fields of one clip, or ``None`` (with a problem) when its name is not TESS's.
+
+    A folder naming another emotion than the file name is noted; the file name's emotion is kept.
+    """
+    folder = nfc(os.path.basename(os.path.dirname(rel_path)))
+    stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
+    match = _FILE_PATTERN.match(stem)
+    code = emotion_code(match.group(3)) if match else None
+    speaker = _speaker_code(match.group(1), folder) if match else None
+    if code is None or speaker is None:
+        problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
+        return None
+    folder_parts = folder.split("_", 1)
+    folder_code = emotion_code(folder_parts[1]) if len(folder_parts) == 2 else None
+    if folder_code is not None and folder_code != code:
+        problems.append(f"{rel_path}: file name says '{code}' but its folder says '{folder_code}'; kept")
+    return {
+        "id": stem, "speaker": f"{CORPUS}_{speaker}", "gender": SPEAKERS[speaker], "language": LANGUAGE,
+        "corpus": CORPUS, "label": code, "emotion": LABEL_MAP[code], "style": "acted",
+        "text_id": match.group(2).lower(),
+    }
+
+
 def parse(data_folder):
     """Parse TESS in its official layout (folder names in any case).
 
@@ -78,34 +101,9 @@ def parse(data_folder):
     ('tess_OAF', 'ps', 'surprise', 'back', 24414)
     """
     root = check_data_folder(data_folder, CORPUS, "OAF_<emotion>/ and YAF_<emotion>/ folders")
-    records, problems, seen_ids = [], [], set()
-    for rel_path in find_audio_files(root):
-        folder = nfc(os.path.basename(os.path.dirname(rel_path)))
-        stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
-        match = _FILE_PATTERN.match(stem)
-        code = emotion_code(match.group(3)) if match else None
-        speaker = _speaker_code(match.group(1), folder) if match else None
-        if code is None or speaker is None:
-            problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
-            continue
-        folder_parts = folder.split("_", 1)
-        folder_code = emotion_code(folder_parts[1]) if len(folder_parts) == 2 else None
-        if folder_code is not None and folder_code != code:
-            problems.append(f"{rel_path}: file name says '{code}' but its folder says '{folder_code}'; kept")
-        if stem in seen_ids:
-            problems.append(f"{rel_path}: a second file named {stem}, skipped")
-            continue
-        record = audio_record(
-            root, rel_path, problems, id=stem, speaker=f"{CORPUS}_{speaker}", gender=SPEAKERS[speaker],
-            language=LANGUAGE, corpus=CORPUS, label=code, emotion=LABEL_MAP[code], style="acted",
-            text_id=match.group(2).lower(),
-        )
-        if record is not None:
-            seen_ids.add(stem)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no TESS clips found in {root} ({len(problems)} problems)",
-            f"point --data_folder at a folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+    problems = []
+    records = parse_files(root, find_audio_files(root), _record_fields, problems)
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no TESS clips found in {root}",
+        f"point --data_folder at a folder with {LAYOUT}",
+    )

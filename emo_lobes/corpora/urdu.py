@@ -2,8 +2,7 @@
 import os
 import re
 
-from emo_lobes.corpora.base import ParsedCorpus, audio_record, check_data_folder, find_audio_files, nfc
-from emo_lobes.errors import EmoLobesError
+from emo_lobes.corpora.base import check_data_folder, find_audio_files, nfc, parse_files, parsed_corpus
 
 CORPUS = "urdu"
 LANGUAGE = "ur"
@@ -21,6 +20,8 @@ LAYOUT = "<Angry|Happy|Neutral|Sad>/S<M|F><speaker>_F<file>_<A|H|N|S><number>.wa
 
 # The digit counts vary in the release (SM1_F1_A01, SM6_F4_S0100), so any number of digits is accepted.
 _FILE_PATTERN = re.compile(r"^S([MF])(\d+)_F(\d+)_([AHNS])(\d+)$")
+#: Emotion folder name in lower case -> the letter its files carry.
+_FOLDER_LETTERS = {name.lower(): letter for name, letter in FOLDERS.items()}
 
 
 def speaker_of(gender_letter, speaker_number):
@@ -63,6 +64,26 @@ def file_name(gender_letter, speaker_number, file_number, letter, emotion_number
     return f"S{gender_letter}{int(speaker_number)}_F{int(file_number)}_{letter}0{int(emotion_number)}.wav"
 
 
+def _record_fields(rel_path, problems):
+    """The record's fields of one clip, or ``None`` (with a problem) when its name is not URDU's.
+
+    A folder holding another emotion than the file name is noted; the file name's emotion is kept.
+    """
+    stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
+    match = _FILE_PATTERN.match(stem)
+    if not match:
+        problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
+        return None
+    gender_letter, speaker_number, file_number, letter, _ = match.groups()
+    folder_letter = _FOLDER_LETTERS.get(nfc(os.path.basename(os.path.dirname(rel_path))).lower())
+    if folder_letter is not None and folder_letter != letter:
+        problems.append(f"{rel_path}: file name says '{letter}' but its folder says '{folder_letter}'; kept")
+    return {
+        "id": stem, "speaker": speaker_of(gender_letter, speaker_number), "gender": GENDERS[gender_letter],
+        "language": LANGUAGE, "corpus": CORPUS, "label": letter, "emotion": LABEL_MAP[letter], "style": STYLE,
+    }
+
+
 def parse(data_folder):
     """Parse the URDU corpus in its official layout.
 
@@ -88,32 +109,9 @@ def parse(data_folder):
     ('urdu_SF3', 'female', 'S', 'sad', 'Sad/SF3_F02_S041.wav')
     """
     root = check_data_folder(data_folder, CORPUS, "Angry/, Happy/, Neutral/ and Sad/")
-    records, problems, seen_ids = [], [], set()
-    folder_letters = {name.lower(): letter for name, letter in FOLDERS.items()}
-    for rel_path in find_audio_files(root):
-        stem = nfc(os.path.splitext(os.path.basename(rel_path))[0])
-        match = _FILE_PATTERN.match(stem)
-        if not match:
-            problems.append(f"{rel_path}: name does not follow {LAYOUT}, skipped")
-            continue
-        gender_letter, speaker_number, file_number, letter, _ = match.groups()
-        folder_letter = folder_letters.get(nfc(os.path.basename(os.path.dirname(rel_path))).lower())
-        if folder_letter is not None and folder_letter != letter:
-            problems.append(f"{rel_path}: file name says '{letter}' but its folder says '{folder_letter}'; kept")
-        if stem in seen_ids:
-            problems.append(f"{rel_path}: a second file named {stem}, skipped")
-            continue
-        record = audio_record(
-            root, rel_path, problems, id=stem, speaker=speaker_of(gender_letter, speaker_number),
-            gender=GENDERS[gender_letter], language=LANGUAGE, corpus=CORPUS, label=letter, emotion=LABEL_MAP[letter],
-            style=STYLE,
-        )
-        if record is not None:
-            seen_ids.add(stem)
-            records.append(record)
-    if not records:
-        raise EmoLobesError(
-            f"no URDU clips found in {root} ({len(problems)} problems)",
-            f"point --data_folder at a folder with {LAYOUT}",
-        )
-    return ParsedCorpus(CORPUS, data_folder, records, problems)
+    problems = []
+    records = parse_files(root, find_audio_files(root), _record_fields, problems)
+    return parsed_corpus(
+        CORPUS, data_folder, records, problems, f"no URDU clips found in {root}",
+        f"point --data_folder at a folder with {LAYOUT}",
+    )

@@ -1,15 +1,8 @@
 """Synthetic CaFE: twelve actors in ``<Émotion>/<Faible|Fort>/AA-E-I-S.wav`` and ``Neutre/AA-N-S.wav``, 48 kHz."""
-import os
-import zlib
-
-import numpy as np
-
 from emo_lobes.corpora.cafe import (
     EMOTION_LETTERS, INTENSITY_FOLDERS, LABEL_MAP, NEUTRAL, SAMPLE_RATE, SENTENCES, SPEAKERS,
 )
-from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, read_stamp, write_wav
-from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
+from emo_lobes.synthetic.common import chosen_speakers, write_planned_files
 
 #: Neutral sentences each actor says.
 NEUTRAL_PER_SPEAKER = 1
@@ -20,12 +13,7 @@ DURATION_S = (1.0, 1.6)
 
 def _chosen_speakers(speakers):
     """The actor codes to write, in order; all twelve by default."""
-    if speakers is None:
-        return list(SPEAKERS)
-    unknown = sorted(set(speakers) - set(SPEAKERS))
-    if unknown:
-        raise EmoLobesError(f"unknown CaFE actors {unknown}", f"use codes among {', '.join(SPEAKERS)}")
-    return [code for code in SPEAKERS if code in set(speakers)]
+    return chosen_speakers(speakers, SPEAKERS, "CaFE actors")
 
 
 def plan(speakers=None):
@@ -92,24 +80,10 @@ def write(folder, seed=0, name="cafe", speakers=None):
 
     Example
     -------
-    >>> import tempfile
+    >>> import os, tempfile
     >>> folder = write(os.path.join(tempfile.mkdtemp(), "CaFE"), speakers=["03"])
     >>> sorted(os.listdir(folder))[:3], sorted(os.listdir(os.path.join(folder, "Neutre")))
     (['.synthetic.json', 'Colère', 'Dégoût'], ['03-N-3.wav'])
     """
     chosen = _chosen_speakers(speakers)
-    stamp = {"name": name, "seed": seed, "speakers": chosen}
-    if corpus_is_current(folder, name, seed) and (read_stamp(folder) or {}).get("speakers") == chosen:
-        return os.path.abspath(folder)
-    voice_rng = np.random.default_rng(seed)
-    voices = {code: SpeakerVoice.random(voice_rng, gender) for code, gender in SPEAKERS.items()}
-    files = plan(chosen)
-    tmp = begin(folder)
-    for item in files:
-        rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
-        audio = synthesize(
-            item["emotion"], voices[item["speaker"]], rng, sample_rate=SAMPLE_RATE,
-            duration=float(rng.uniform(*DURATION_S)), intensity=item["intensity"],
-        )
-        write_wav(os.path.join(tmp, item["path"]), audio, SAMPLE_RATE, channels=item["channels"])
-    return finish(tmp, folder, {**stamp, "files": len(files)})
+    return write_planned_files(folder, name, seed, chosen, plan(chosen), SPEAKERS, SAMPLE_RATE, DURATION_S)

@@ -1,25 +1,26 @@
 """What every synthetic corpus writer shares: WAV writing, speaker voices and atomic, stamped corpus folders.
 
-A writer follows this pattern, so a second call with the same seed is a no-op and an interrupted one leaves
-no half-written corpus behind::
+A writer hands :func:`write_once` a function that writes every file under a temporary folder, so a second
+call with the same seed is a no-op and an interrupted one leaves no half-written corpus behind::
 
-    def write(folder, seed=0, name="emodb"):
-        if corpus_is_current(folder, name, seed):
-            return folder
-        tmp = begin(folder)
-        ...  # write every file under tmp, in the corpus's real layout
-        return finish(tmp, folder, {"name": name, "seed": seed})
+    def write(folder, seed=0, name="tess"):
+        return write_once(folder, {"name": name, "seed": seed}, functools.partial(_write_files, seed=seed))
+
+The acted corpora whose files are planned up front (EmoDB, EMOVO, SAVEE, CaFE, RAVDESS) go through
+:func:`write_planned_files`, which writes one utterance per planned file.
 """
 import io
 import json
 import os
 import shutil
 import tempfile
+import zlib
 
 import numpy as np
 import soundfile as sf
 
-from emo_lobes.synthetic.voice import SpeakerVoice
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
 
 #: Version of the synthetic generators; bump it whenever any writer or the voice changes its output, so
 #: folders written by older code are rewritten.
@@ -225,3 +226,135 @@ def finish(tmp, folder, stamp):
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def write_once(folder, stamp, write_files):
+    """Write a corpus into ``folder`` through ``write_files`` unless it already holds it (same ``stamp``).
+
+    The frame of every writer: :func:`corpus_is_current` plus the other ``stamp`` values decide whether the
+    folder is kept; otherwise ``write_files`` fills a :func:`begin` folder, which :func:`finish` stamps and moves.
+
+    Arguments
+    ---------
+    folder : str
+        The corpus folder.
+    stamp : dict
+        ``name``, ``seed`` and any option the folder must have been written with (e.g. ``speakers``).
+    write_files : callable
+        ``write_files(tmp)`` writes every file under ``tmp`` and returns a dict of values (counts) to add to
+        the stamp.
+
+    Returns
+    -------
+    str
+        The corpus folder (absolute).
+
+    Example
+    -------
+    >>> folder = os.path.join(tempfile.mkdtemp(), "Toy")
+    >>> def write_files(tmp):
+    ...     _ = write_wav(os.path.join(tmp, "x.wav"), np.zeros(80), 8000)
+    ...     return {"files": 1}
+    >>> first = write_once(folder, {"name": "toy", "seed": 0, "speakers": ["a"]}, write_files)
+    >>> read_stamp(first)["files"], sorted(os.listdir(first))
+    (1, ['.synthetic.json', 'x.wav'])
+    >>> write_once(folder, {"name": "toy", "seed": 0, "speakers": ["a"]}, None) == first
+    True
+    """
+    options = {key: value for key, value in stamp.items() if key not in ("name", "seed")}
+    if corpus_is_current(folder, stamp["name"], stamp["seed"]):
+        current = read_stamp(folder) or {}
+        if all(current.get(key) == value for key, value in options.items()):
+            return os.path.abspath(folder)
+    tmp = begin(folder)
+    return finish(tmp, folder, {**stamp, **write_files(tmp)})
+
+
+def chosen_speakers(speakers, known, description, code_word="codes"):
+    """The speakers a writer writes, in the corpus's order: those of ``speakers``, or all of ``known``.
+
+    Arguments
+    ---------
+    speakers : list of str, optional
+        The speaker codes asked for (``None``: all).
+    known : iterable of str
+        The corpus's speaker codes, in order (a dict's keys work).
+    description : str
+        What the codes are, for the error (``"EmoDB speakers"``).
+    code_word : str
+        What the codes are called in the fix (``codes``, ``initials``).
+
+    Returns
+    -------
+    list of str
+        The chosen codes, in the order of ``known``.
+
+    Example
+    -------
+    >>> chosen_speakers(["16", "03"], ("03", "08", "16"), "EmoDB speakers"), chosen_speakers(None, ("03", "08"), "x")
+    (['03', '16'], ['03', '08'])
+    >>> try:
+    ...     chosen_speakers(["99"], ("03", "08"), "EmoDB speakers")
+    ... except EmoLobesError as e:
+    ...     print(e)
+    unknown EmoDB speakers ['99']. Fix: use codes among 03, 08
+    """
+    known = list(known)
+    if speakers is None:
+        return known
+    unknown = sorted(set(speakers) - set(known))
+    if unknown:
+        raise EmoLobesError(f"unknown {description} {unknown}", f"use {code_word} among {', '.join(known)}")
+    return [code for code in known if code in set(speakers)]
+
+
+def write_planned_files(folder, name, seed, speakers, files, speaker_genders, sample_rate, duration_s):
+    """Write one synthetic utterance per planned file (see the writers' ``plan``) as a stamped corpus folder.
+
+    Every speaker of ``speaker_genders`` gets a voice, drawn in order from ``seed``; each file gets its own
+    generator from ``seed`` and its path, so a file's bytes do not depend on which speakers are written.
+
+    Arguments
+    ---------
+    folder : str
+        The corpus folder to create.
+    name : str
+        Name recorded in the folder's stamp.
+    seed : int
+        Random seed: the same seed gives the same bytes.
+    speakers : list of str
+        The chosen speaker codes, recorded in the stamp (a folder with other speakers is rewritten).
+    files : list of dict
+        ``path`` (relative), ``speaker`` code, canonical ``emotion``, synthesis ``intensity``, ``channels``.
+    speaker_genders : dict
+        Speaker code -> ``male`` / ``female`` for every speaker of the corpus, in the corpus's order.
+    sample_rate : int
+        Sampling rate of the files in Hz.
+    duration_s : tuple of float
+        Range of the utterance durations in seconds.
+
+    Returns
+    -------
+    str
+        The corpus folder (absolute).
+
+    Example
+    -------
+    >>> files = [{"path": "a/x.wav", "speaker": "s1", "emotion": "sad", "intensity": 1.0, "channels": 2}]
+    >>> folder = os.path.join(tempfile.mkdtemp(), "Toy")
+    >>> folder = write_planned_files(folder, "toy", 0, ["s1"], files, {"s1": "male"}, 8000, (0.3, 0.4))
+    >>> sf.info(os.path.join(folder, "a", "x.wav")).channels, read_stamp(folder)["files"]
+    (2, 1)
+    """
+    def write_files(tmp):
+        voices = dict(zip(speaker_genders, speaker_voices(np.random.default_rng(seed), speaker_genders.values())))
+        for item in files:
+            rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
+            audio = synthesize(
+                item["emotion"], voices[item["speaker"]], rng, sample_rate=sample_rate,
+                duration=float(rng.uniform(*duration_s)), intensity=item["intensity"],
+            )
+            write_wav(os.path.join(tmp, item["path"]), audio, sample_rate, channels=item["channels"])
+        return {"files": len(files)}
+
+    return write_once(folder, {"name": name, "seed": seed, "speakers": speakers}, write_files)

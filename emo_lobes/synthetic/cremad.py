@@ -1,5 +1,6 @@
 """Synthetic CREMA-D: ``AudioWAV/<actor>_<sentence>_<emotion>_<intensity>.wav`` at 16 kHz plus VideoDemographics.csv."""
 import csv
+import functools
 import os
 
 import numpy as np
@@ -7,7 +8,7 @@ import numpy as np
 from emo_lobes.corpora.cremad import (
     ACTOR_RANGE, AUDIO_FOLDER, DEMOGRAPHICS_COLUMNS, DEMOGRAPHICS_FILE, LABEL_MAP, SAMPLE_RATE, SENTENCES,
 )
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, speaker_voices, write_wav
+from emo_lobes.synthetic.common import speaker_voices, write_once, write_wav
 from emo_lobes.synthetic.voice import synthesize
 
 #: Number of synthetic actors (the release has 91).
@@ -37,7 +38,7 @@ def write(folder, seed=0, name="cremad"):
     Returns
     -------
     str
-        The corpus folder.
+        The corpus folder (absolute).
 
     Example
     -------
@@ -47,10 +48,12 @@ def write(folder, seed=0, name="cremad"):
     >>> summary["n_utterances"], summary["n_speakers"], summary["genders"]
     (144, 8, {'female': 72, 'male': 72})
     """
-    if corpus_is_current(folder, name, seed):
-        return folder
+    return write_once(folder, {"name": name, "seed": seed}, functools.partial(_write_clips, seed=seed))
+
+
+def _write_clips(tmp, seed):
+    """Write the demographics file and every clip under ``tmp``; returns the stamp's ``files`` count."""
     rng = np.random.default_rng([seed, 7])
-    tmp = begin(folder)
     actors = sorted(int(a) for a in rng.choice(np.arange(ACTOR_RANGE[0], ACTOR_RANGE[1] + 1), N_ACTORS, replace=False))
     genders = ["male", "female"] * (N_ACTORS // 2)
     rng.shuffle(genders)
@@ -73,4 +76,4 @@ def write(folder, seed=0, name="cremad"):
                 audio = synthesize(emotion, voice, rng, SAMPLE_RATE, rng.uniform(1.2, 2.5), INTENSITY_STRENGTH[level])
                 write_wav(os.path.join(tmp, AUDIO_FOLDER, f"{actor}_{sentence}_{code}_{level}.wav"), audio, SAMPLE_RATE)
                 n_files += 1
-    return finish(tmp, folder, {"name": name, "seed": seed, "files": n_files})
+    return {"files": n_files}

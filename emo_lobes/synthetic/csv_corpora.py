@@ -1,12 +1,13 @@
 """Synthetic corpora described by ``metadata.csv`` + ``wav/``: SPONT (Spanish call centre), GEMEP, MASC."""
 import csv
+import functools
 import os
 
 import numpy as np
 
 from emo_lobes.corpora.csv_corpus import ANNOTATOR_SEPARATOR, DEFAULT_CSV, LABEL_SEPARATOR
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, speaker_voices, write_wav
+from emo_lobes.synthetic.common import speaker_voices, write_once, write_wav
 from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
 
 AUDIO_FOLDER = "wav"
@@ -166,7 +167,7 @@ def write(folder, seed=0, name="spont"):
     Returns
     -------
     str
-        The corpus folder.
+        The corpus folder (absolute).
 
     Example
     -------
@@ -178,13 +179,15 @@ def write(folder, seed=0, name="spont"):
     """
     if name not in _WRITERS:
         raise EmoLobesError(f"no synthetic CSV corpus '{name}'", f"use one of {', '.join(_WRITERS)}")
-    if corpus_is_current(folder, name, seed):
-        return folder
+    return write_once(folder, {"name": name, "seed": seed}, functools.partial(_write_corpus, name=name, seed=seed))
+
+
+def _write_corpus(tmp, name, seed):
+    """Write corpus ``name``'s audio and ``metadata.csv`` under ``tmp``; returns the stamp's ``files`` count."""
     rng = np.random.default_rng([seed, 31, list(_WRITERS).index(name)])
-    tmp = begin(folder)
     rows = _WRITERS[name](tmp, rng)
     with open(os.path.join(tmp, DEFAULT_CSV), "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(CORPORA[name][1])
         writer.writerows(rows)
-    return finish(tmp, folder, {"name": name, "seed": seed, "files": len(rows)})
+    return {"files": len(rows)}

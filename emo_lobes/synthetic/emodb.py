@@ -1,13 +1,6 @@
 """Synthetic EmoDB: the ten real actors, seven emotions, ``wav/03a01Fa.wav`` names, 16 kHz mono."""
-import os
-import zlib
-
-import numpy as np
-
 from emo_lobes.corpora.emodb import AUDIO_FOLDER, LABEL_MAP, SAMPLE_RATE, SPEAKERS, TEXTS
-from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, read_stamp, write_wav
-from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
+from emo_lobes.synthetic.common import chosen_speakers, write_planned_files
 
 #: Texts each speaker says in each emotion (version ``a``; every third file is a second take ``b``).
 TEXTS_PER_EMOTION = 2
@@ -16,12 +9,7 @@ DURATION_S = (1.0, 2.5)
 
 def _chosen_speakers(speakers):
     """The speaker codes to write, in the corpus's order; all by default."""
-    if speakers is None:
-        return list(SPEAKERS)
-    unknown = sorted(set(speakers) - set(SPEAKERS))
-    if unknown:
-        raise EmoLobesError(f"unknown EmoDB speakers {unknown}", f"use codes among {', '.join(SPEAKERS)}")
-    return [code for code in SPEAKERS if code in set(speakers)]
+    return chosen_speakers(speakers, SPEAKERS, "EmoDB speakers")
 
 
 def plan(speakers=None):
@@ -80,25 +68,11 @@ def write(folder, seed=0, name="emodb", speakers=None):
 
     Example
     -------
-    >>> import tempfile, soundfile as sf
+    >>> import os, tempfile, soundfile as sf
     >>> folder = write(os.path.join(tempfile.mkdtemp(), "EmoDB"), speakers=["16"])
     >>> names = sorted(os.listdir(os.path.join(folder, "wav")))
     >>> len(names), names[0], sf.info(os.path.join(folder, "wav", names[0])).samplerate
     (14, '16a01La.wav', 16000)
     """
     chosen = _chosen_speakers(speakers)
-    stamp = {"name": name, "seed": seed, "speakers": chosen}
-    if corpus_is_current(folder, name, seed) and (read_stamp(folder) or {}).get("speakers") == chosen:
-        return os.path.abspath(folder)
-    voice_rng = np.random.default_rng(seed)
-    voices = {code: SpeakerVoice.random(voice_rng, gender) for code, gender in SPEAKERS.items()}
-    files = plan(chosen)
-    tmp = begin(folder)
-    for item in files:
-        rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
-        audio = synthesize(
-            item["emotion"], voices[item["speaker"]], rng, sample_rate=SAMPLE_RATE,
-            duration=float(rng.uniform(*DURATION_S)), intensity=item["intensity"],
-        )
-        write_wav(os.path.join(tmp, item["path"]), audio, SAMPLE_RATE, channels=item["channels"])
-    return finish(tmp, folder, {**stamp, "files": len(files)})
+    return write_planned_files(folder, name, seed, chosen, plan(chosen), SPEAKERS, SAMPLE_RATE, DURATION_S)

@@ -1,13 +1,6 @@
 """Synthetic EMOVO: six actors in ``<speaker>/<emotion>-<speaker>-<sentence>.wav``, 48 kHz stereo."""
-import os
-import zlib
-
-import numpy as np
-
 from emo_lobes.corpora.emovo import CHANNELS, LABEL_MAP, SAMPLE_RATE, SENTENCES, SPEAKERS
-from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, read_stamp, write_wav
-from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
+from emo_lobes.synthetic.common import chosen_speakers, write_planned_files
 
 #: Sentences each actor says in each emotion (cycling through the fourteen sentence codes).
 SENTENCES_PER_EMOTION = 3
@@ -16,12 +9,7 @@ DURATION_S = (1.0, 1.6)
 
 def _chosen_speakers(speakers):
     """The speaker codes to write, in order; all six by default."""
-    if speakers is None:
-        return list(SPEAKERS)
-    unknown = sorted(set(speakers) - set(SPEAKERS))
-    if unknown:
-        raise EmoLobesError(f"unknown EMOVO speakers {unknown}", f"use codes among {', '.join(SPEAKERS)}")
-    return [code for code in SPEAKERS if code in set(speakers)]
+    return chosen_speakers(speakers, SPEAKERS, "EMOVO speakers")
 
 
 def plan(speakers=None):
@@ -78,7 +66,7 @@ def write(folder, seed=0, name="emovo", speakers=None):
 
     Example
     -------
-    >>> import tempfile, soundfile as sf
+    >>> import os, tempfile, soundfile as sf
     >>> folder = write(os.path.join(tempfile.mkdtemp(), "EMOVO"), speakers=["m2"])
     >>> names = sorted(os.listdir(os.path.join(folder, "m2")))
     >>> info = sf.info(os.path.join(folder, "m2", names[0]))
@@ -86,18 +74,4 @@ def write(folder, seed=0, name="emovo", speakers=None):
     (21, 'dis-m2-b1.wav', 48000, 2)
     """
     chosen = _chosen_speakers(speakers)
-    stamp = {"name": name, "seed": seed, "speakers": chosen}
-    if corpus_is_current(folder, name, seed) and (read_stamp(folder) or {}).get("speakers") == chosen:
-        return os.path.abspath(folder)
-    voice_rng = np.random.default_rng(seed)
-    voices = {code: SpeakerVoice.random(voice_rng, gender) for code, gender in SPEAKERS.items()}
-    files = plan(chosen)
-    tmp = begin(folder)
-    for item in files:
-        rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
-        audio = synthesize(
-            item["emotion"], voices[item["speaker"]], rng, sample_rate=SAMPLE_RATE,
-            duration=float(rng.uniform(*DURATION_S)), intensity=item["intensity"],
-        )
-        write_wav(os.path.join(tmp, item["path"]), audio, SAMPLE_RATE, channels=item["channels"])
-    return finish(tmp, folder, {**stamp, "files": len(files)})
+    return write_planned_files(folder, name, seed, chosen, plan(chosen), SPEAKERS, SAMPLE_RATE, DURATION_S)

@@ -1,11 +1,12 @@
 """Synthetic IEMOCAP_full_release: 5 sessions x 2 actors, dialogs with EmoEvaluation files in the real shape."""
+import functools
 import os
 
 import numpy as np
 
 from emo_lobes.corpora.iemocap import CODE_TO_CATEGORY, majority_code
 from emo_lobes.labels import canonical_emotion
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, speaker_voices, write_wav
+from emo_lobes.synthetic.common import speaker_voices, write_once, write_wav
 from emo_lobes.synthetic.voice import synthesize
 
 SAMPLE_RATE = 16000
@@ -217,10 +218,12 @@ def write(folder, seed=0, name="iemocap"):
     >>> 300 <= stamp["n_utterances"] <= 400, len(stamp["speakers"]), stamp["missing_audio"], stamp["missing_labels"]
     (True, 10, ['Ses03M_impro02_M000'], ['Ses03M_script01_1_M000'])
     """
-    if corpus_is_current(folder, name, seed):
-        return os.path.abspath(folder)
+    return write_once(folder, {"name": name, "seed": seed}, functools.partial(_write_sessions, seed=seed))
+
+
+def _write_sessions(tmp, seed):
+    """Write Session1..Session5 under ``tmp``; returns the counts the stamp records."""
     rng = np.random.default_rng(seed)
-    tmp = begin(folder)
     labels, n_audio, n_blocks, improvised = {}, 0, 0, 0
     missing_audio, missing_labels = [], []
     for session in SESSIONS:
@@ -258,10 +261,9 @@ def write(folder, seed=0, name="iemocap"):
                 label_file.write(HEADER + "\n\n" + "\n\n".join(blocks) + "\n")
         first_dialog, first_utterances = dialogs[0]
         _write_extras(session_root, first_dialog, first_utterances[0]["id"], first_utterances[0]["code"])
-    stamp = {
-        "name": name, "seed": seed, "n_utterances": sum(labels.values()), "n_label_blocks": n_blocks,
+    return {
+        "n_utterances": sum(labels.values()), "n_label_blocks": n_blocks,
         "n_audio_files": n_audio, "n_improvised": improvised, "labels": dict(sorted(labels.items())),
         "speakers": [f"Ses0{s}{g}" for s in SESSIONS for g in ("F", "M")],
         "missing_audio": missing_audio, "missing_labels": missing_labels,
     }
-    return finish(tmp, folder, stamp)

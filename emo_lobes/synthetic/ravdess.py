@@ -1,15 +1,8 @@
 """Synthetic RAVDESS: audio-only speech and a few songs in ``Audio_*_Actors_01-24/Actor_XX/``, 48 kHz."""
-import os
-import zlib
-
-import numpy as np
-
 from emo_lobes.corpora.ravdess import (
     AUDIO_ONLY, INTENSITIES, LABEL_MAP, SAMPLE_RATE, SONG, SPEAKERS, SPEECH, STATEMENTS,
 )
-from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, read_stamp, write_wav
-from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
+from emo_lobes.synthetic.common import chosen_speakers, write_planned_files
 
 #: Actors whose speech is written (the real ids; odd male, even female).
 SPEECH_ACTORS = ("01", "02", "03", "04", "05", "06", "07", "08")
@@ -27,14 +20,7 @@ DURATION_S = (1.0, 1.8)
 
 def _chosen_speakers(speakers):
     """The actor codes to write, in order; all speech actors by default."""
-    if speakers is None:
-        return list(SPEECH_ACTORS)
-    unknown = sorted(set(speakers) - set(SPEECH_ACTORS))
-    if unknown:
-        raise EmoLobesError(
-            f"unknown synthetic RAVDESS actors {unknown}", f"use codes among {', '.join(SPEECH_ACTORS)}"
-        )
-    return [code for code in SPEECH_ACTORS if code in set(speakers)]
+    return chosen_speakers(speakers, SPEECH_ACTORS, "synthetic RAVDESS actors")
 
 
 def _entry(folder, channel, label, intensity, actor):
@@ -106,25 +92,12 @@ def write(folder, seed=0, name="ravdess", speakers=None):
 
     Example
     -------
-    >>> import tempfile, soundfile as sf
+    >>> import os, tempfile, soundfile as sf
     >>> folder = write(os.path.join(tempfile.mkdtemp(), "RAVDESS"), speakers=["02"])
     >>> names = sorted(os.listdir(os.path.join(folder, SPEECH_FOLDER, "Actor_02")))
     >>> len(names), sf.info(os.path.join(folder, SPEECH_FOLDER, "Actor_02", names[0])).samplerate
     (15, 48000)
     """
     chosen = _chosen_speakers(speakers)
-    stamp = {"name": name, "seed": seed, "speakers": chosen}
-    if corpus_is_current(folder, name, seed) and (read_stamp(folder) or {}).get("speakers") == chosen:
-        return os.path.abspath(folder)
-    voice_rng = np.random.default_rng(seed)
-    voices = {code: SpeakerVoice.random(voice_rng, SPEAKERS[code]) for code in SPEECH_ACTORS}
-    files = plan(chosen)
-    tmp = begin(folder)
-    for item in files:
-        rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
-        audio = synthesize(
-            item["emotion"], voices[item["speaker"]], rng, sample_rate=SAMPLE_RATE,
-            duration=float(rng.uniform(*DURATION_S)), intensity=item["intensity"],
-        )
-        write_wav(os.path.join(tmp, item["path"]), audio, SAMPLE_RATE, channels=item["channels"])
-    return finish(tmp, folder, {**stamp, "files": len(files)})
+    speaker_genders = {code: SPEAKERS[code] for code in SPEECH_ACTORS}
+    return write_planned_files(folder, name, seed, chosen, plan(chosen), speaker_genders, SAMPLE_RATE, DURATION_S)

@@ -1,13 +1,6 @@
 """Synthetic SAVEE: the four male speakers in ``AudioData/<speaker>/<code><NN>.wav``, 44.1 kHz mono."""
-import os
-import zlib
-
-import numpy as np
-
 from emo_lobes.corpora.savee import AUDIO_FOLDER, LABEL_MAP, SAMPLE_RATE, SPEAKERS
-from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, read_stamp, write_wav
-from emo_lobes.synthetic.voice import SpeakerVoice, synthesize
+from emo_lobes.synthetic.common import chosen_speakers, write_planned_files
 
 #: Files per emotion and speaker; neutral has twice as many, as in the real corpus (30 vs 15).
 FILES_PER_EMOTION = 4
@@ -17,12 +10,7 @@ DURATION_S = (1.0, 2.0)
 
 def _chosen_speakers(speakers):
     """The speaker initials to write, in order; all four by default."""
-    if speakers is None:
-        return list(SPEAKERS)
-    unknown = sorted(set(speakers) - set(SPEAKERS))
-    if unknown:
-        raise EmoLobesError(f"unknown SAVEE speakers {unknown}", f"use initials among {', '.join(SPEAKERS)}")
-    return [code for code in SPEAKERS if code in set(speakers)]
+    return chosen_speakers(speakers, SPEAKERS, "SAVEE speakers", "initials")
 
 
 def plan(speakers=None):
@@ -77,25 +65,11 @@ def write(folder, seed=0, name="savee", speakers=None):
 
     Example
     -------
-    >>> import tempfile, soundfile as sf
+    >>> import os, tempfile, soundfile as sf
     >>> folder = write(os.path.join(tempfile.mkdtemp(), "SAVEE"), speakers=["JE"])
     >>> names = sorted(os.listdir(os.path.join(folder, "AudioData", "JE")))
     >>> len(names), names[:2], sf.info(os.path.join(folder, "AudioData", "JE", names[0])).samplerate
     (32, ['a01.wav', 'a02.wav'], 44100)
     """
     chosen = _chosen_speakers(speakers)
-    stamp = {"name": name, "seed": seed, "speakers": chosen}
-    if corpus_is_current(folder, name, seed) and (read_stamp(folder) or {}).get("speakers") == chosen:
-        return os.path.abspath(folder)
-    voice_rng = np.random.default_rng(seed)
-    voices = {code: SpeakerVoice.random(voice_rng, gender) for code, gender in SPEAKERS.items()}
-    files = plan(chosen)
-    tmp = begin(folder)
-    for item in files:
-        rng = np.random.default_rng([seed, zlib.crc32(item["path"].encode("utf-8"))])
-        audio = synthesize(
-            item["emotion"], voices[item["speaker"]], rng, sample_rate=SAMPLE_RATE,
-            duration=float(rng.uniform(*DURATION_S)), intensity=item["intensity"],
-        )
-        write_wav(os.path.join(tmp, item["path"]), audio, SAMPLE_RATE, channels=item["channels"])
-    return finish(tmp, folder, {**stamp, "files": len(files)})
+    return write_planned_files(folder, name, seed, chosen, plan(chosen), SPEAKERS, SAMPLE_RATE, DURATION_S)

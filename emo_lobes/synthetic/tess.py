@@ -1,11 +1,12 @@
 """Synthetic TESS: ``<OAF|YAF>_<emotion>/<OAF|YAF>_<word>_<emotion>.wav``, 24414 Hz, folder names in mixed case."""
 import dataclasses
+import functools
 import os
 
 import numpy as np
 
 from emo_lobes.corpora.tess import LABEL_MAP, RELEASE_FOLDERS, SAMPLE_RATE, SPEAKERS
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, speaker_voices, write_wav
+from emo_lobes.synthetic.common import speaker_voices, write_once, write_wav
 from emo_lobes.synthetic.voice import synthesize
 
 #: Carrier-phrase target words ("Say the word ..."), a few of the release's 200.
@@ -32,7 +33,7 @@ def write(folder, seed=0, name="tess"):
     Returns
     -------
     str
-        The corpus folder.
+        The corpus folder (absolute).
 
     Example
     -------
@@ -42,10 +43,12 @@ def write(folder, seed=0, name="tess"):
     >>> summary["n_utterances"], summary["speakers"], summary["sample_rates"]
     (140, {'tess_OAF': 70, 'tess_YAF': 70}, {'24414': 140})
     """
-    if corpus_is_current(folder, name, seed):
-        return folder
+    return write_once(folder, {"name": name, "seed": seed}, functools.partial(_write_clips, seed=seed))
+
+
+def _write_clips(tmp, seed):
+    """Write every clip under ``tmp``; returns the stamp's ``files`` count."""
     rng = np.random.default_rng([seed, 11])
-    tmp = begin(folder)
     speakers = sorted(SPEAKERS)
     voices = speaker_voices(rng, [SPEAKERS[speaker] for speaker in speakers])
     n_files = 0
@@ -57,4 +60,4 @@ def write(folder, seed=0, name="tess"):
                 path = os.path.join(tmp, RELEASE_FOLDERS[speaker, code], f"{speaker}_{word}_{code}.wav")
                 write_wav(path, audio, SAMPLE_RATE)
                 n_files += 1
-    return finish(tmp, folder, {"name": name, "seed": seed, "files": n_files})
+    return {"files": n_files}

@@ -1,10 +1,11 @@
 """Synthetic URDU: ``<Angry|Happy|Neutral|Sad>/S<G><id>_F<n>_<E>0<m>.wav``, 44.1 kHz 16-bit mono."""
+import functools
 import os
 
 import numpy as np
 
 from emo_lobes.corpora.urdu import FOLDERS, GENDERS, LABEL_MAP, SAMPLE_RATE, file_name
-from emo_lobes.synthetic.common import begin, corpus_is_current, finish, speaker_voices, write_wav
+from emo_lobes.synthetic.common import speaker_voices, write_once, write_wav
 from emo_lobes.synthetic.voice import synthesize
 
 #: Speaker codes (gender letter, id): more men than women, as in the release (18 and 11).
@@ -31,7 +32,7 @@ def write(folder, seed=0, name="urdu"):
     Returns
     -------
     str
-        The corpus folder.
+        The corpus folder (absolute).
 
     Example
     -------
@@ -41,10 +42,12 @@ def write(folder, seed=0, name="urdu"):
     >>> summary["n_utterances"], summary["n_speakers"], summary["labels"]
     (112, 8, {'A': 28, 'H': 28, 'N': 28, 'S': 28})
     """
-    if corpus_is_current(folder, name, seed):
-        return folder
+    return write_once(folder, {"name": name, "seed": seed}, functools.partial(_write_clips, seed=seed))
+
+
+def _write_clips(tmp, seed):
+    """Write every clip under ``tmp``; returns the stamp's ``files`` count."""
     rng = np.random.default_rng([seed, 23])
-    tmp = begin(folder)
     voices = speaker_voices(rng, [GENDERS[gender] for gender, _ in SPEAKER_CODES])
     n_speakers = len(SPEAKER_CODES)
     for emotion_folder, letter in FOLDERS.items():
@@ -56,4 +59,4 @@ def write(folder, seed=0, name="urdu"):
                 audio = synthesize(LABEL_MAP[letter], voice, rng, SAMPLE_RATE, rng.uniform(1.0, 2.0))
                 name_on_disk = file_name(gender, speaker_id, file_number, letter, emotion_number)
                 write_wav(os.path.join(tmp, emotion_folder, name_on_disk), audio, SAMPLE_RATE)
-    return finish(tmp, folder, {"name": name, "seed": seed, "files": CLIPS_PER_EMOTION * len(FOLDERS)})
+    return {"files": CLIPS_PER_EMOTION * len(FOLDERS)}
