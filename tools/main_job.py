@@ -25,7 +25,33 @@ PARSERS.update({"spont": ("csv", {}), "gemep": ("csv", {}), "masc": ("csv", {})}
 
 #: Each recipe's quick run: commands (``{syn}`` = synthetic root, ``{out}`` = this recipe's output folder)
 #: and where its results land: (corpus shown in the table, test_results.json relative to ``{out}``).
-QUICK_RUNS = []
+QUICK_RUNS = [
+    {
+        "recipe": "LanguageMTL",
+        "what": "Table 4 multi-task vs emotion-only pool (MFCC LSTM) + Table 5 IEMOCAP -> other corpora (IS09 LSTM, SVC)",
+        "commands": [
+            ["{python}", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/multitask.yaml",
+             "--data_folder={syn}", "--output_folder={out}/multitask", "--feature_cache_folder={out}/feature_cache",
+             "--number_of_epochs=8", "--noprogressbar"],
+            ["{python}", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/multitask.yaml",
+             "--task=emotion_only", "--data_folder={syn}", "--output_folder={out}/emotion_only",
+             "--feature_cache_folder={out}/feature_cache", "--number_of_epochs=8", "--noprogressbar"],
+            ["{python}", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/cross_corpus.yaml",
+             "--data_folder={syn}", "--output_folder={out}/cross_corpus", "--feature_cache_folder={out}/feature_cache",
+             "--number_of_epochs=30", "--noprogressbar"],
+            ["{python}", "recipes/LanguageMTL/svm_baselines.py", "recipes/LanguageMTL/hparams/cross_corpus.yaml",
+             "--data_folder={syn}", "--baseline_output_folder={out}/cross_corpus_baselines",
+             "--feature_cache_folder={out}/feature_cache"],
+            ["{python}", "recipes/LanguageMTL/make_tables.py", "--results_folder", "{out}", "--output", "{out}/tables.md"],
+        ],
+        "results": [
+            ("5 corpora pooled, multi-task", "multitask/test_results.json"),
+            ("5 corpora pooled, emotion only", "emotion_only/test_results.json"),
+            ("IEMOCAP -> IEMOCAP/EMOVO/SAVEE/EMO-DB, IS09 LSTM", "cross_corpus/test_results.json"),
+            ("same, IS09 SVC", "cross_corpus_baselines/svc/test_results.json"),
+        ],
+    },
+]
 
 
 def write_synthetic(root, seed):

@@ -1,0 +1,458 @@
+#!/usr/bin/env python3
+"""Language-ID MTL recipe: LSTM SER per corpus, transfer from IEMOCAP, emotion + language-ID multi-task, cross-corpus.
+
+Run (from the repository root or from recipes/LanguageMTL):
+    python recipes/LanguageMTL/train.py recipes/LanguageMTL/hparams/multitask.yaml --data_folder=synthetic_data
+    python train.py hparams/single_corpus.yaml --data_folder=/data --corpus=emodb --features=IS09
+
+``experiment`` (set by each hparams file) picks what is trained and tested:
+``single_corpus`` (Table 2), ``transfer`` (Table 3), ``multitask`` (Table 4; ``task: emotion_only`` is its
+single-task row) and ``cross_corpus`` (Table 5). One Brain serves all four.
+"""
+import copy
+import os
+import sys
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
+sys.path.insert(0, RECIPE_DIR)
+
+from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
+from emo_lobes.features_cache import feature_cache_for  # noqa: E402
+from emo_lobes.lobes.lstm_classifier import multitask_loss  # noqa: E402
+from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
+from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
+from make_tables import row_name  # noqa: E402
+from prepare import CORPORA, EMOTION_CLASSES, corpus_manifests, data_root_key, prepare_language_mtl  # noqa: E402
+
+EXPERIMENTS = ("single_corpus", "transfer", "multitask", "cross_corpus")
+TASKS = ("emotion_only", "multitask")
+LANGUAGE_TARGETS = ("corpus", "language")
+
+
+class LanguageMTLBrain(sb.Brain):
+    """Cached features -> global normalisation -> LSTM -> emotion head (and language-ID head when multi-task)."""
+
+    def compute_forward(self, batch, stage):
+        """Emotion log-probabilities and, in multi-task mode, language-ID log-probabilities (else ``None``)."""
+        batch = batch.to(self.device)
+        feats, lengths = batch.feats
+        if not self.hparams.use_lengths and self.hparams.features == "mfcc":
+            # Section 4.1: every utterance zero-padded (or clipped) to exactly max_frames x 13, all frames read.
+            frames = feats.shape[1]
+            feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, self.hparams.max_frames - frames)))
+            lengths = lengths * frames / feats.shape[1]
+        feats = self.modules.normalize(feats, lengths, epoch=self.hparams.epoch_counter.current)
+        summary = self.modules.model.encode(feats, lengths if self.hparams.use_lengths else None)
+        emotion = self.modules.model.classify_emotion(summary)
+        language = self.modules.model.classify_language(summary) if self.hparams.task == "multitask" else None
+        return emotion, language
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Emotion NLL, plus the weighted language-ID NLL in multi-task mode (Section 4.3)."""
+        emotion, language = predictions
+        emotion_targets = batch.emotion_index.data.view(-1).to(self.device)
+        language_targets = batch.language_index.data.view(-1).to(self.device) if language is not None else None
+        loss = multitask_loss(emotion, emotion_targets, language, language_targets, self.hparams.language_weight)
+        if stage != sb.Stage.TRAIN:
+            self.error_metrics.append(batch.id, emotion.unsqueeze(1), emotion_targets.view(-1, 1))
+            if language is not None:
+                self.language_correct += int((language.argmax(dim=1) == language_targets).sum())
+                self.language_total += len(batch.id)
+        if stage == sb.Stage.TEST:
+            self._record_predictions(batch, emotion, language)
+        return loss
+
+    def _record_predictions(self, batch, emotion, language):
+        """Keep each test utterance's true and predicted emotion (and language), with probabilities."""
+        probabilities = emotion.exp().detach().cpu()
+        for index, utt_id in enumerate(batch.id):
+            entry = {
+                "id": utt_id,
+                "corpus": batch.corpus[index],
+                "true": EMOTION_CLASSES[int(batch.emotion_index.data[index])],
+                "pred": EMOTION_CLASSES[int(probabilities[index].argmax())],
+                "probs": [round(float(p), 4) for p in probabilities[index]],
+            }
+            if language is not None:
+                entry["language_true"] = self.hparams.language_classes[int(batch.language_index.data[index])]
+                entry["language_pred"] = self.hparams.language_classes[int(language[index].argmax())]
+            self.test_predictions.append(entry)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Fresh error statistics and language-ID counts for dev and test; an empty prediction list for test."""
+        if stage != sb.Stage.TRAIN:
+            self.error_metrics = self.hparams.error_stats()
+            self.language_correct, self.language_total = 0, 0
+        if stage == sb.Stage.TEST:
+            self.test_predictions = []
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log the epoch; on dev, feed early stopping and keep the checkpoint with the lowest error rate."""
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            return
+        stats = {"loss": stage_loss, "error_rate": self.error_metrics.summarize("average")}
+        if self.language_total:
+            stats["language_accuracy"] = self.language_correct / self.language_total
+        if stage == sb.Stage.VALID:
+            self.hparams.epoch_counter.update_metric(stats["error_rate"])
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch, "stage": self.hparams.stage_name},
+                train_stats={"loss": self.train_loss},
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(meta=stats, min_keys=["error_rate"])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"stage": self.hparams.stage_name, "epoch loaded": self.hparams.epoch_counter.current},
+                test_stats=stats,
+            )
+
+    def init_optimizers(self):
+        """One optimiser over the trainable parameters only (a frozen LSTM is left out)."""
+        if self.opt_class is None:
+            return
+        self.optimizer = self.opt_class([p for p in self.modules.parameters() if p.requires_grad])
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+
+def check_hparams(hparams):
+    """Fail with one line on option values the recipe does not know, or a language head that does not fit.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams.
+
+    Example
+    -------
+    >>> try:
+    ...     check_hparams({"experiment": "zero_shot", "task": "multitask", "language_target": "corpus"})
+    ... except EmoLobesError as e:
+    ...     print(e)
+    experiment=zero_shot is not an option. Fix: use one of single_corpus, transfer, multitask, cross_corpus
+    """
+    choices = {"experiment": EXPERIMENTS, "task": TASKS, "language_target": LANGUAGE_TARGETS}
+    for key, allowed in choices.items():
+        if hparams[key] not in allowed:
+            raise EmoLobesError(f"{key}={hparams[key]} is not an option", f"use one of {', '.join(allowed)}")
+    used = set(hparams["train_corpora"]) | set(hparams["test_corpora"]) | set(hparams.get("finetune_corpora", []))
+    unknown = sorted(used - set(CORPORA))
+    if unknown:
+        raise EmoLobesError(f"unknown corpus {', '.join(unknown)}", f"use corpora from {', '.join(CORPORA)}")
+    if hparams["task"] == "multitask":
+        head = hparams["model"].language_head
+        if head is None or head.out_features != len(hparams["language_classes"]):
+            raise EmoLobesError(
+                f"the language head must have {len(hparams['language_classes'])} outputs (one per language_classes)",
+                "set n_languages to the number of language_classes",
+            )
+        missing = sorted({language_of(c, hparams["language_target"]) for c in used}
+                         - set(hparams["language_classes"]))
+        if missing:
+            raise EmoLobesError(f"language classes lack {', '.join(missing)}", "add them to language_classes")
+
+
+def language_of(corpus, language_target):
+    """The language-ID target of a corpus: the corpus itself (5 classes) or its ISO language (4 classes).
+
+    Example
+    -------
+    >>> language_of("savee", "corpus"), language_of("savee", "language")
+    ('savee', 'en')
+    """
+    return corpus if language_target == "corpus" else CORPORA[corpus]["language"]
+
+
+def dataio_prep(hparams, manifests):
+    """Datasets per corpus and part, plus ``pooled_train`` / ``pooled_valid`` over the training corpora.
+
+    Each item gives ``feats`` (cached Kaldi MFCC frames ``[frames, 13]`` or openSMILE functionals ``[1, d]``),
+    ``emotion_index``, ``language_index`` and ``corpus``. Features of every listed file are computed (or read
+    from the cache) once here, so epochs only index them (exercised by the end-to-end tests and the benchmark).
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams (``corpus_folders``, ``features``, ``feature_cache_folder``, ``language_classes`` ...).
+    manifests : dict
+        ``{corpus: {"train", "valid", "test"} manifest paths}`` from prepare.py.
+
+    Returns
+    -------
+    dict
+        ``{corpus: {part: DynamicItemDataset}, "pooled_train": ..., "pooled_valid": ...}``.
+    """
+    folders = {corpus: os.path.abspath(hparams["corpus_folders"][corpus]) for corpus in manifests}
+    data = {corpus: {part: load_manifest(path, data_root=folders[corpus], data_root_key=data_root_key(corpus))
+                     for part, path in parts.items()} for corpus, parts in manifests.items()}
+    cache = feature_cache_for(hparams["features"], hparams["feature_cache_folder"], hparams["n_mfcc"],
+                              hparams["max_frames"])
+    for folder in folders.values():
+        assert_not_inside(hparams["feature_cache_folder"], folder)
+    paths = sorted({entry["wav"] for parts in data.values() for entries in parts.values() for entry in entries.values()})
+    features = {}
+    for path, value in zip(paths, cache.get_many(paths)):
+        tensor = torch.from_numpy(value).float()
+        features[path] = tensor if tensor.dim() == 2 else tensor.unsqueeze(0)  # functionals: a 1-frame sequence
+    print(f"[features] {hparams['features']}: {cache.n_computed} computed, {cache.n_loaded} read from "
+          f"{cache.folder}", flush=True)
+    language_index = {name: i for i, name in enumerate(hparams["language_classes"])}
+
+    @sb.utils.data_pipeline.takes("wav", "emotion", "corpus")
+    @sb.utils.data_pipeline.provides("feats", "emotion_index", "language_index")
+    def feature_pipeline(wav, emotion, corpus):
+        yield features[wav]
+        yield torch.LongTensor([EMOTION_CLASSES.index(emotion)])
+        yield torch.LongTensor([language_index.get(language_of(corpus, hparams["language_target"]), -1)])
+
+    def make_dataset(entries):
+        dataset = sb.dataio.dataset.DynamicItemDataset(entries)
+        dataset.add_dynamic_item(feature_pipeline)
+        dataset.set_output_keys(["id", "feats", "emotion_index", "language_index", "corpus"])
+        return dataset
+
+    datasets = {corpus: {part: make_dataset(entries) for part, entries in parts.items()} for corpus, parts in data.items()}
+    for part in ("train", "valid"):
+        pooled = {}
+        for corpus in hparams["train_corpora"]:
+            pooled.update(data[corpus][part])
+        datasets[f"pooled_{part}"] = make_dataset(pooled)
+    return datasets
+
+
+def evaluate_and_write(brain, dataset, out_folder, extra):
+    """Test the best-dev checkpoint on ``dataset`` and write ``<out_folder>/test_results.json``.
+
+    Arguments
+    ---------
+    brain : LanguageMTLBrain
+        A trained Brain with a checkpointer.
+    dataset : DynamicItemDataset
+        One corpus's test set (from :func:`dataio_prep`).
+    out_folder : str
+        Where the results go.
+    extra : dict
+        Metadata from :func:`run_metadata` plus ``corpus``.
+
+    Returns
+    -------
+    list of dict
+        The per-utterance predictions (exercised by the end-to-end tests).
+    """
+    brain.hparams.stage_name = f"test {extra.get('corpus', '')}".strip()
+    brain.evaluate(dataset, min_key="error_rate", test_loader_kwargs=dict(brain.hparams.test_dataloader_options))
+    predictions = list(brain.test_predictions)
+    write_results(out_folder, predictions, dict(extra, scope="corpus"))
+    return predictions
+
+
+def write_results(out_folder, predictions, extra):
+    """Write ``<out_folder>/test_results.json``: accuracy (WA), UA, F1, confusion, and language-ID accuracy.
+
+    Arguments
+    ---------
+    out_folder : str
+        Created when missing.
+    predictions : list of dict
+        ``id``, ``corpus``, ``true``, ``pred`` (and ``language_true`` / ``language_pred`` in multi-task mode).
+    extra : dict
+        Metadata (table, row, corpus, scope ...).
+
+    Returns
+    -------
+    dict
+        The metrics.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> preds = [{"id": "a", "corpus": "emodb", "true": "sad", "pred": "sad", "language_true": "emodb",
+    ...           "language_pred": "savee"}, {"id": "b", "corpus": "emodb", "true": "fear", "pred": "sad",
+    ...           "language_true": "emodb", "language_pred": "emodb"}]
+    >>> folder = tempfile.mkdtemp()
+    >>> write_results(folder, preds, {"scope": "corpus"})["wa"]
+    0.5
+    >>> import json; json.load(open(os.path.join(folder, "test_results.json")))["language_accuracy"]
+    0.5
+    """
+    metrics = classification_metrics([p["true"] for p in predictions], [p["pred"] for p in predictions],
+                                     labels=list(EMOTION_CLASSES))
+    extra = dict(extra)
+    with_language = [p for p in predictions if "language_pred" in p]
+    if with_language:
+        extra["language_accuracy"] = sum(p["language_pred"] == p["language_true"] for p in with_language) / len(
+            with_language)
+    os.makedirs(out_folder, exist_ok=True)
+    write_test_results(out_folder, metrics, predictions, extra)
+    return metrics
+
+
+def corpus_summary(predictions):
+    """Accuracy, UA and count (and language-ID accuracy) per corpus of pooled predictions.
+
+    Arguments
+    ---------
+    predictions : list of dict
+        As in :func:`write_results`.
+
+    Returns
+    -------
+    dict
+        ``{corpus: {"wa", "ua", "n"[, "language_accuracy"]}}``.
+
+    Example
+    -------
+    >>> corpus_summary([{"corpus": "savee", "true": "sad", "pred": "sad"},
+    ...                 {"corpus": "emodb", "true": "sad", "pred": "fear"}])
+    {'emodb': {'wa': 0.0, 'ua': 0.0, 'n': 1}, 'savee': {'wa': 1.0, 'ua': 1.0, 'n': 1}}
+    """
+    summary = {}
+    for corpus in sorted({p["corpus"] for p in predictions}):
+        chosen = [p for p in predictions if p["corpus"] == corpus]
+        metrics = classification_metrics([p["true"] for p in chosen], [p["pred"] for p in chosen],
+                                         labels=list(EMOTION_CLASSES))
+        summary[corpus] = {"wa": metrics["wa"], "ua": metrics["ua"], "n": metrics["n"]}
+        if chosen and "language_pred" in chosen[0]:
+            summary[corpus]["language_accuracy"] = sum(p["language_pred"] == p["language_true"] for p in chosen) / len(
+                chosen)
+    return summary
+
+
+def run_metadata(hparams, experiment_stage=None):
+    """The keys every result file of this run carries (make_tables.py groups by ``table`` and ``row``).
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams.
+    experiment_stage : str, optional
+        ``as_is`` or ``finetuned`` for the transfer experiment.
+
+    Returns
+    -------
+    dict
+        ``recipe``, ``table``, ``row``, ``experiment``, ``task``, ``features``, ``classifier``, ``train_corpora``,
+        ``split``, ``fold``, ``seed``.
+
+    Example
+    -------
+    >>> meta = run_metadata({"experiment": "cross_corpus", "features": "IS09", "task": "emotion_only",
+    ...                      "train_corpora": ["iemocap"], "split": "holdout", "fold": 1, "seed": 1})
+    >>> meta["table"], meta["row"]
+    ('5', 'IS09 + LSTM')
+    """
+    table, row = row_name(hparams["experiment"], hparams["features"], "lstm", task=hparams["task"],
+                          stage=experiment_stage)
+    return {"recipe": "LanguageMTL", "table": table, "row": row, "experiment": hparams["experiment"],
+            "task": hparams["task"], "features": hparams["features"], "classifier": "lstm",
+            "train_corpora": list(hparams["train_corpora"]), "split": hparams["split"], "fold": hparams["fold"],
+            "seed": hparams["seed"]}
+
+
+def fine_tune_modules(base_modules, hparams):
+    """Copies of the trained base modules with the LSTM frozen and the normalisation statistics fixed.
+
+    Arguments
+    ---------
+    base_modules : dict
+        ``model`` (an :class:`LSTMClassifier` with an extra dense layer) and ``normalize``.
+    hparams : dict
+        Needs ``train_output_layer``.
+
+    Returns
+    -------
+    tuple
+        ``(modules, names of the trainable parameters)``; ``base_modules`` are left as they are.
+
+    Example
+    -------
+    >>> from emo_lobes.lobes.lstm_classifier import LSTMClassifier
+    >>> from speechbrain.processing.features import InputNormalization
+    >>> base = {"model": LSTMClassifier(13, hidden_size=4, extra_dense_size=2), "normalize": InputNormalization()}
+    >>> modules, trainable = fine_tune_modules(base, {"train_output_layer": True})
+    >>> trainable, base["model"].lstm.rnn.weight_ih_l0.requires_grad
+    (['extra_dense.0.weight', 'extra_dense.0.bias', 'emotion_head.weight', 'emotion_head.bias'], True)
+    """
+    modules = copy.deepcopy(base_modules)
+    trainable = modules["model"].freeze_for_transfer(train_output_layer=hparams["train_output_layer"])
+    modules["normalize"].update_until_epoch = 0  # the base model's statistics, never updated again
+    return modules, trainable
+
+
+if __name__ == "__main__":
+    install_excepthook()
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    check_hparams(hparams)
+    if hparams.get("cpu_threads"):
+        torch.set_num_threads(int(hparams["cpu_threads"]))
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
+                                   overrides=overrides)
+    used = list(dict.fromkeys(list(hparams["train_corpora"]) + list(hparams["test_corpora"])
+                              + list(hparams.get("finetune_corpora", []))))
+    run_on_main(prepare_language_mtl, kwargs={
+        "corpus_folders": {corpus: hparams["corpus_folders"][corpus] for corpus in used},
+        "save_folder": hparams["prep_folder"], "split": hparams["split"], "fold": hparams["fold"],
+        "n_folds": hparams["n_folds"], "seed": hparams["seed"], "n_test_speakers": hparams["n_test_speakers"],
+        "n_dev_speakers": hparams["n_dev_speakers"], "merge_excited": hparams["merge_excited"],
+        "skip_prep": hparams["skip_prep"]})
+    manifests = {corpus: corpus_manifests(hparams["prep_folder"], corpus) for corpus in used}
+    datasets = dataio_prep(hparams, manifests)
+    hparams["stage_name"] = "train"
+
+    brain = LanguageMTLBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+                             run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    brain.fit(brain.hparams.epoch_counter, datasets["pooled_train"], datasets["pooled_valid"],
+              train_loader_kwargs=dict(hparams["dataloader_options"]),
+              valid_loader_kwargs=dict(hparams["test_dataloader_options"]))
+
+    output = hparams["output_folder"]
+    stage = "as_is" if hparams["experiment"] == "transfer" else None
+    pooled_predictions = []
+    for corpus in hparams["test_corpora"]:
+        pooled_predictions += evaluate_and_write(brain, datasets[corpus]["test"],
+                                                 os.path.join(output, "test" if stage is None else stage, corpus),
+                                                 dict(run_metadata(hparams, stage), corpus=corpus))
+    per_corpus = {"test" if stage is None else stage: corpus_summary(pooled_predictions)}
+
+    if hparams["experiment"] == "transfer":
+        # Section 4.2: freeze the LSTM trained on IEMOCAP, fine-tune the penultimate dense layer per small corpus.
+        brain.on_evaluate_start(min_key="error_rate")  # the best base checkpoint into brain.modules
+        base_modules = {name: brain.modules[name] for name in ("model", "normalize")}
+        finetuned_predictions = []
+        for corpus in hparams["finetune_corpora"]:
+            modules, trainable = fine_tune_modules(base_modules, hparams)
+            counter = hparams["finetune_epoch_counter"]()
+            corpus_folder = os.path.join(output, "finetune", corpus)
+            checkpointer = sb.utils.checkpoints.Checkpointer(
+                os.path.join(corpus_folder, "save"),
+                recoverables={"model": modules["model"], "normalize": modules["normalize"], "counter": counter})
+            finetune_hparams = dict(hparams, epoch_counter=counter, stage_name=f"finetune {corpus}")
+            finetune_hparams["train_logger"] = sb.utils.train_logger.FileTrainLogger(
+                os.path.join(corpus_folder, "train_log.txt"))
+            finetuner = LanguageMTLBrain(modules=modules, opt_class=hparams["finetune_opt_class"],
+                                         hparams=finetune_hparams, run_opts=run_opts, checkpointer=checkpointer)
+            print(f"[transfer] fine-tuning {', '.join(trainable)} on {corpus}", flush=True)
+            finetuner.fit(counter, datasets[corpus]["train"], datasets[corpus]["valid"],
+                          train_loader_kwargs=dict(hparams["dataloader_options"]),
+                          valid_loader_kwargs=dict(hparams["test_dataloader_options"]))
+            finetuned_predictions += evaluate_and_write(finetuner, datasets[corpus]["test"], corpus_folder,
+                                                        dict(run_metadata(hparams, "finetuned"), corpus=corpus))
+        per_corpus["finetuned"] = corpus_summary(finetuned_predictions)
+        pooled_predictions = finetuned_predictions
+
+    metrics = write_results(output, pooled_predictions, dict(run_metadata(hparams, "finetuned" if stage else None),
+                                                             scope="pooled", per_corpus=per_corpus))
+    print(f"[test] {hparams['experiment']} ({hparams['task']}): accuracy {100 * metrics['wa']:.1f}%, "
+          f"UA {100 * metrics['ua']:.1f}% over {metrics['n']} test utterances; per corpus: "
+          + "; ".join(f"{name} {c}: {100 * v['wa']:.1f}%" for name, part in per_corpus.items() for c, v in part.items()),
+          flush=True)
