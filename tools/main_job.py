@@ -27,6 +27,23 @@ PARSERS.update({"spont": ("csv", {}), "gemep": ("csv", {}), "masc": ("csv", {})}
 #: and where its results land: (corpus shown in the table, test_results.json relative to ``{out}``).
 QUICK_RUNS = [
     {
+        "recipe": "MLEE",
+        "what": "synthetic IEMOCAP improvised, fold 1, 2 epochs: MLEE flat start -> MLEE pre-training (hard targets)",
+        "commands": [
+            ["{python}", "recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee.yaml",
+             "--data_folder={syn}/IEMOCAP_full_release", "--output_folder={out}/mlee/fold_1", "--number_of_epochs=2",
+             "--speed_factors=[]", "--num_workers=0", "--noprogressbar"],
+            ["{python}", "recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee_pretrain.yaml",
+             "--data_folder={syn}/IEMOCAP_full_release", "--output_folder={out}/mlee_pretrain_hard/fold_1",
+             "--pretrained_mlee_folder={out}/mlee/fold_1", "--number_of_epochs=2", "--speed_factors=[]",
+             "--num_workers=0", "--noprogressbar"],
+        ],
+        "results": [
+            ("IEMOCAP improvised, MLEE only", "mlee/fold_1/test_results.json"),
+            ("IEMOCAP improvised, MLEE pre-train (hard)", "mlee_pretrain_hard/fold_1/test_results.json"),
+        ],
+    },
+    {
         "recipe": "LanguageMTL",
         "what": "Table 4 multi-task vs emotion-only pool (MFCC LSTM) + Table 5 IEMOCAP -> other corpora (IS09 LSTM, SVC)",
         "commands": [

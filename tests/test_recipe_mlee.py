@@ -1,0 +1,281 @@
+"""MLEE recipe: prep of one LOSO fold, then every method end to end on synthetic IEMOCAP (tiny model, 2 epochs).
+
+The chain is dominant (hard, soft) -> MLEE -> MLEE pre-training -> MLEE pre-training fusion; the tests check
+files and metrics appear, frozen encoders stay bit-identical and two-step runs refuse wrong sources.
+"""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.existence import TARGET_CODES
+from emo_lobes.metrics import RESULT_KEYS
+from emo_lobes.synthetic import write_corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "recipes", "MLEE")
+SEED = "1986"
+# Tiny model and data settings: 100 frequency bins (0-1 kHz), 2-channel convolutions, no speed copies.
+TINY = ["--speed_factors=[]", "--num_workers=0", "--cnn_channels=[2,2,2]", "--lstm_size=4",
+        "--attention_size=4", "--dense_size=4", "--max_frequency=1000"]
+# One intra-op thread: the test machine's 2 cores are shared, and oversubscribed threads slow tiny ops ~20x.
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+
+
+def load_script(name, path):
+    """Import a recipe script as a module (its __main__ block does not run).
+
+    train.py imports its sibling as ``prepare``; that entry is taken out of ``sys.modules`` and ``sys.path``
+    is restored afterwards, so other recipes' tests importing their own ``prepare`` are not affected.
+    """
+    saved_path, saved_prepare = list(sys.path), sys.modules.pop("prepare", None)
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved_path
+        sys.modules.pop("prepare", None)
+        if saved_prepare is not None:
+            sys.modules["prepare"] = saved_prepare
+    return module
+
+
+prepare = load_script("mlee_prepare", os.path.join(RECIPE, "prepare.py"))
+train = load_script("mlee_train", os.path.join(RECIPE, "train.py"))
+make_table = load_script("mlee_make_table", os.path.join(RECIPE, "make_table.py"))
+
+
+def run(command, cwd=ROOT):
+    return subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True)
+
+
+def run_together(commands):
+    """Run independent ``{name: (command, cwd)}`` at once; ``{name: CompletedProcess}``."""
+    started = {name: subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True) for name, (command, cwd) in commands.items()}
+    done = {}
+    for name, process in started.items():
+        out, err = process.communicate()
+        done[name] = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    return done
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus("iemocap", str(tmp_path_factory.mktemp("mlee_data")), seed=0)
+
+
+@pytest.fixture(scope="module")
+def chain(corpus, tmp_path_factory):
+    """Run the five methods (fold 1, training set ``all``) in the layout of the fold runner."""
+    results = tmp_path_factory.mktemp("mlee_results")
+    folder = {s: os.path.join(results, s, "all", SEED) for s in
+              ("dominant_hard", "dominant_soft", "mlee", "mlee_pretrain_soft", "mlee_fusion_hard")}
+    one_epoch = [f"--data_folder={corpus}", "--training_set=all", *TINY, "--number_of_epochs=1"]
+    common = one_epoch[:-1] + ["--number_of_epochs=2"]
+    runner = [sys.executable, "tools/cross_validate.py", "recipes/MLEE/train.py"]
+    # step 1, independent runs at once. dominant_hard from inside the recipe folder, as the README shows;
+    # mlee through the fold runner, which appends fold_1 and writes cv_results.json
+    procs = run_together({
+        "dominant_hard": ([sys.executable, "train.py", "hparams/dominant_hard.yaml", *common,
+                           f"--output_folder={folder['dominant_hard']}/fold_1"], RECIPE),
+        "dominant_soft": ([sys.executable, "recipes/MLEE/train.py", "recipes/MLEE/hparams/dominant_soft.yaml",
+                           *one_epoch, f"--output_folder={folder['dominant_soft']}/fold_1"], ROOT),
+        "mlee": (runner + ["recipes/MLEE/hparams/mlee.yaml", "--folds", "1", "--output_folder", folder["mlee"],
+                           *common], ROOT),
+    })
+    # step 2, the two-step methods on the pre-trained folders (a fold runner's folder, and fold folders)
+    procs.update(run_together({
+        "mlee_pretrain_soft": (runner + [
+            "recipes/MLEE/hparams/mlee_pretrain.yaml", "--folds", "1", "--output_folder",
+            folder["mlee_pretrain_soft"], *one_epoch, "--label_type=soft",
+            f"--pretrained_mlee_folder={folder['mlee']}"], ROOT),
+        "mlee_fusion_hard": ([
+            sys.executable, "recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee_fusion.yaml", *one_epoch,
+            f"--output_folder={folder['mlee_fusion_hard']}/fold_1",
+            f"--pretrained_mlee_folder={folder['mlee']}/fold_1",
+            f"--pretrained_dominant_folder={folder['dominant_hard']}/fold_1"], ROOT),
+    }))
+    return results, folder, procs
+
+
+def test_prepare_writes_one_fold_with_speed_copies_and_dominant_dev_test(corpus, tmp_path, capsys):
+    before = sorted(os.walk(corpus))
+    split = prepare.prepare_mlee(corpus, str(tmp_path), fold=1, speed_factors=[0.9, 1.1])
+    assert split["test_speakers"] == ["Ses01F"] and split["dev_speakers"] == ["Ses01M"]
+    assert len(split["train_speakers"]) == 8
+    printed = capsys.readouterr().out
+    assert "dominant (paper)" in printed and "58.2" in printed and "| train " in printed
+    manifests = {n: json.load(open(tmp_path / f"{n}.json")) for n in ("train_all", "train_dominant", "dev", "test")}
+    originals = {k: v for k, v in manifests["train_all"].items() if v["speed"] == 1.0}
+    assert len(manifests["train_all"]) == 3 * len(originals)  # 0.9 and 1.1 copies added
+    assert len(originals) == len(split["train"])  # every improvised utterance of the training speakers
+    copy = manifests["train_all"][next(iter(originals)) + "_sp0.9"]
+    assert copy["speed"] == 0.9 and copy["existence"] == next(iter(originals.values()))["existence"]
+    assert all(e["hard_index"] >= 0 for e in manifests["train_dominant"].values())
+    assert any(e["hard_index"] < 0 for e in manifests["train_all"].values())
+    for part, speakers in (("dev", split["dev_speakers"]), ("test", split["test_speakers"])):
+        assert manifests[part] and all(e["hard_index"] >= 0 and e["speed"] == 1.0 for e in manifests[part].values())
+        assert {e["speaker"] for e in manifests[part].values()} == set(speakers)
+    assert not {e["speaker"] for e in manifests["train_all"].values()} & {"Ses01F", "Ses01M"}
+    assert all(e["wav"].startswith("{data_root}/Session") for e in manifests["test"].values())
+    assert sorted(os.walk(corpus)) == before  # the data folder is never written to
+    # self-evaluations, when asked for, can only add existent emotions
+    prepare.prepare_mlee(corpus, str(tmp_path / "self"), fold=1, include_self_evaluations=True, speed_factors=[])
+    with_self = json.load(open(tmp_path / "self" / "train_all.json"))
+    gained = [u for u, e in with_self.items() if e["existence"] != originals[u]["existence"]]
+    assert gained and all(min(b - a for a, b in zip(originals[u]["existence"], with_self[u]["existence"])) >= 0
+                          for u in gained)
+
+
+def test_prepare_rejects_a_fold_that_does_not_exist(corpus, tmp_path):
+    with pytest.raises(EmoLobesError, match="fold 11 does not exist"):
+        prepare.prepare_mlee(corpus, str(tmp_path), fold=11)
+
+
+def test_speed_copies_are_resampled_and_methods_keep_their_training_utterances(corpus, tmp_path):
+    prepare.prepare_mlee(corpus, str(tmp_path), fold=2, speed_factors=[0.9])
+    sizes = {}
+    for method, label_type in (("dominant", "hard"), ("dominant", "soft"), ("mlee", "hard")):
+        with open(os.path.join(RECIPE, "hparams", "mlee.yaml"), encoding="utf-8") as fin:
+            hparams = load_hyperpyyaml(fin, {"data_folder": corpus, "output_folder": str(tmp_path / "out"),
+                                             "method": method, "label_type": label_type, "training_set": "all"})
+        hparams["prep_folder"] = str(tmp_path)
+        datasets = train.dataio_prep(hparams)
+        sizes[(method, label_type)] = len(datasets["train"])
+        target = datasets["train"][0]["target"]
+        if method == "mlee" or label_type == "hard":
+            assert set(target.tolist()) <= {0.0, 1.0}
+        else:
+            assert abs(float(target.sum()) - 1.0) < 1e-6
+    assert sizes[("dominant", "hard")] < sizes[("dominant", "soft")] < sizes[("mlee", "hard")]
+    train_set = datasets["train"]
+    sig = {i: train_set[train_set.data_ids.index(i)]["sig"] for i in ("Ses02F_impro01_F000", "Ses02F_impro01_F000_sp0.9")}
+    ratio = len(sig["Ses02F_impro01_F000_sp0.9"]) / len(sig["Ses02F_impro01_F000"])
+    assert abs(ratio - 1 / 0.9) < 0.01
+
+
+@pytest.mark.parametrize("setting", ["dominant_hard", "dominant_soft", "mlee", "mlee_pretrain_soft",
+                                     "mlee_fusion_hard"])
+def test_every_method_trains_tests_and_writes_its_outputs(chain, setting):
+    _, folder, procs = chain
+    assert procs[setting].returncode == 0, procs[setting].stderr[-3000:]
+    out = os.path.join(folder[setting], "fold_1")
+    results = json.load(open(os.path.join(out, "test_results.json")))
+    assert all(key in results for key in RESULT_KEYS) and results["labels"] == list(TARGET_CODES)
+    assert 0.0 <= results["wa"] <= 1.0 and 0.0 <= results["ua"] <= 1.0
+    assert len(results["confusion"]) == 4 and sum(map(sum, results["confusion"])) == results["n"]
+    test_ids = set(json.load(open(os.path.join(out, "prep", "test.json"))))
+    assert {p["id"] for p in results["predictions"]} == test_ids
+    assert results["training_set"] == "all" and results["fold"] == 1
+    info = json.load(open(os.path.join(out, "experiment.json")))
+    assert info["finished"] and info["test_speakers"] == ["Ses01F"]
+    attention = torch.load(os.path.join(out, "attention.pt"))
+    branches = {"mlee_fusion_hard": {"mlee", "dominant"}, "mlee_pretrain_soft": {"mlee"}, "mlee": {"mlee"}}
+    assert set(attention["branches"]) == branches.get(setting, {"dominant"})
+    for weights in attention["branches"].values():
+        assert set(weights) == test_ids
+        assert all(abs(float(w.sum()) - 1.0) < 1e-4 for w in weights.values())
+    assert attention["frame_shift_s"] == pytest.approx(0.16)
+    log = open(os.path.join(out, "train_log.txt")).read()
+    epochs = 2 if setting in ("dominant_hard", "mlee") else 1
+    assert f"epoch: {epochs}," in log and f"epoch: {epochs + 1}," not in log and "test loss" in log
+
+
+def test_results_carry_method_and_label_type(chain):
+    _, folder, _ = chain
+    labels = {s: json.load(open(os.path.join(folder[s], "fold_1", "test_results.json")))["label_type"]
+              for s in folder}
+    assert labels == {"dominant_hard": "hard", "dominant_soft": "soft", "mlee": "-", "mlee_pretrain_soft": "soft",
+                      "mlee_fusion_hard": "hard"}
+
+
+def _best_checkpoint_file(run_folder, name):
+    saves = [os.path.join(run_folder, "save", d) for d in os.listdir(os.path.join(run_folder, "save"))
+             if d.startswith("CKPT")]
+    assert len(saves) == 1  # only the best-dev checkpoint is kept
+    return os.path.join(saves[0], f"{name}.ckpt")
+
+
+def test_frozen_encoders_are_bit_identical_after_fine_tuning(chain):
+    _, folder, _ = chain
+    fusion = os.path.join(folder["mlee_fusion_hard"], "fold_1")
+    pretrain = os.path.join(folder["mlee_pretrain_soft"], "fold_1")
+    for tuned, source, branch in ((fusion, folder["mlee"], "mlee"), (pretrain, folder["mlee"], "mlee"),
+                                  (fusion, folder["dominant_hard"], "dominant")):
+        source = os.path.join(source, "fold_1")
+        before = torch.load(_best_checkpoint_file(source, f"{branch}_encoder"))
+        after = torch.load(_best_checkpoint_file(tuned, f"{branch}_encoder"))
+        assert before.keys() == after.keys() and any("running_mean" in k for k in after)
+        for key in before:
+            assert torch.equal(before[key], after[key]), f"{branch} {key} changed"
+        stats_before = torch.load(_best_checkpoint_file(source, f"{branch}_normalizer"))
+        stats_after = torch.load(_best_checkpoint_file(tuned, f"{branch}_normalizer"))
+        assert torch.equal(stats_before["glob_mean"], stats_after["glob_mean"])
+        assert stats_before["count"] == stats_after["count"]
+    # the fusion classifier reads both encoders' outputs side by side (2 x 2 x lstm_size)
+    classifier = torch.load(_best_checkpoint_file(fusion, "classifier"))
+    assert classifier["hidden.w.weight"].shape == (4, 16)
+
+
+def test_two_step_runs_refuse_missing_or_wrong_sources(chain, corpus, tmp_path):
+    _, folder, _ = chain
+    hparams = {"fold": 1, "pretrained_mlee_folder": os.path.join(folder["dominant_hard"], "fold_1")}
+    with pytest.raises(EmoLobesError, match="is a 'dominant' experiment, not a 'mlee' one"):
+        train.load_pretrained_branch(hparams, "mlee")
+    with pytest.raises(EmoLobesError, match="was trained on fold 1, this run is fold 2"):
+        train.load_pretrained_branch({"fold": 2, "pretrained_mlee_folder": folder["mlee"] + "/fold_1"}, "mlee")
+    with pytest.raises(EmoLobesError, match="pretrained_dominant_folder is not set"):
+        train.load_pretrained_branch({"fold": 1, "pretrained_dominant_folder": None}, "dominant")
+    proc = run([sys.executable, "recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee_pretrain.yaml",
+                f"--data_folder={corpus}", f"--output_folder={tmp_path}/out", *TINY,
+                f"--pretrained_mlee_folder={tmp_path}/nothing_here"])
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: pretrained_mlee_folder=")
+    assert "Traceback" not in proc.stderr
+
+
+def test_table_and_attention_plot_from_the_chain(chain, tmp_path):
+    results, folder, _ = chain
+    table = make_table.make_table(str(results), SEED)
+    mlee_row = next(line for line in table.splitlines() if line.startswith("| MLEE only -"))
+    cells = [c.strip() for c in mlee_row.split("|")[1:-1]]
+    cv = json.load(open(os.path.join(folder["mlee"], "cv_results.json")))
+    assert cells[5] == f"{100 * cv['aggregate']['wa']['mean']:.1f} ± 0.0" and cells[6] == "64.4"
+    assert cells[1] == "–" and cells[2] == "66.3" and cells[-1] == "0 / 1"
+    png = tmp_path / "figure3.png"
+    proc = run([sys.executable, "tools/plot_attention.py", os.path.join(folder["dominant_hard"], "fold_1"),
+                os.path.join(folder["mlee"], "fold_1"), os.path.join(folder["mlee_fusion_hard"], "fold_1"),
+                "--output", str(png)])
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_doctests_of_the_recipe_scripts_and_tools_pass():
+    import doctest
+
+    plot_attention = load_script("mlee_plot_attention", os.path.join(ROOT, "tools", "plot_attention.py"))
+    for module in (prepare, make_table, plot_attention):
+        outcome = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert outcome.attempted > 0 and outcome.failed == 0, module.__name__
+
+
+def test_benchmark_entry_profiles_training_batches(corpus):
+    benchmark = load_script("mlee_benchmark_entry", os.path.join(ROOT, "tools", "benchmarks", "mlee.py"))
+    # the entry writes its corpus under the workdir; the module's corpus is reused (same seed, same folder)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as ENV does for the subprocesses
+    try:
+        stats = benchmark.run(os.path.dirname(corpus), quick=True)
+    finally:
+        torch.set_num_threads(threads)
+    assert stats["batches"] == 3 and stats["utterances"] == 48 and stats["utterances_per_s"] > 0
+    assert 0.0 <= stats["outside_model_share"] <= 1.0 and stats["feature_s"] > 0
+    assert benchmark.TARGETS == {"outside_model_share": ("<=", 0.20)}
