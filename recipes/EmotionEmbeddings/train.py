@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Emotion embeddings (Alisamir et al.): wav2vec2 or log-mel front-end, shared GRU, one head per corpus, cross-corpus.
+
+Run (from the repo root, or from recipes/EmotionEmbeddings with hparams/<x>.yaml):
+python recipes/EmotionEmbeddings/train.py recipes/EmotionEmbeddings/hparams/multi_corpus_w2v2.yaml \
+    --data_folder=/data/emotion_corpora
+python recipes/EmotionEmbeddings/train.py recipes/EmotionEmbeddings/hparams/single_corpus_w2v2.yaml \
+    --data_folder=/data/emotion_corpora --corpus=emodb
+
+The data folder holds CaFE/, EmoDB/, GEMEP/ (metadata.csv + audio) and RAVDESS/. Every training corpus keeps its
+own labels and its own Linear + log-softmax head over the shared emotion model; each test utterance of every
+evaluation corpus goes through every head (cross-corpus, Table III). Outputs in the output folder:
+test_results.json (within-corpus UAR per corpus, cross-corpus pairs, per-utterance predictions through every
+head), embeddings.npz (test emotion embeddings, for plot_embeddings.py) and cross_corpus.md.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.utils.distributed import run_on_main
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prepare import corpus_folder, prepare_emotion_embeddings  # noqa: E402
+
+from emo_lobes.audio import load_audio  # noqa: E402
+from emo_lobes.cross_corpus import score_all_pairs, summarize_pairs  # noqa: E402
+from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
+from emo_lobes.frontend_cache import CachedFrozenFrontend  # noqa: E402
+from emo_lobes.manifest import load_manifest, write_text_atomic  # noqa: E402
+from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
+
+
+class EmotionEmbeddingBrain(sb.Brain):
+    """Front-end -> shared emotion model -> the utterance's own corpus head (training); every head (testing).
+
+    Extra attributes set in ``__main__``: ``labels`` (``{corpus: sorted labels}``) and ``label_emotions``
+    (``{corpus: {label: emotion}}``) of every corpus used.
+    """
+
+    def compute_forward(self, batch, stage):
+        """Acoustic frames (cached frozen front-end, or the trainable one on the waveforms) -> emotion embeddings."""
+        batch = batch.to(self.device)
+        if self.hparams.freeze_frontend:
+            feats, lens = self.modules.cached_frontend(batch.wav)
+            feats, lens = feats.to(self.device), lens.to(self.device)
+        else:
+            wavs, lens = batch.sig
+            feats = self.modules.frontend(wavs, lens)
+        if "feature_normalization" in self.modules:  # global statistics, gathered in the first epoch
+            feats = self.modules.feature_normalization(feats, lens, epoch=self.hparams.epoch_counter.current)
+        return self.modules.emotion_model(feats, lens)
+
+    def compute_objectives(self, embeddings, batch, stage):
+        """NLL of each utterance through its own corpus's head (Section III-D); outside training, record every
+        head's prediction (and, when testing, the embedding) of every utterance."""
+        corpora = list(batch.corpus)
+        targets = batch.label_index.data[:, 0].to(self.device)
+        heads = self.modules.heads
+        trained = [i for i, corpus in enumerate(corpora) if corpus in heads.corpora]
+        if trained:
+            loss = heads.routed_loss(embeddings[trained], [corpora[i] for i in trained], targets[trained])
+        else:  # an evaluation-only corpus (single-corpus model tested across corpora): no own head
+            loss = embeddings.sum() * 0.0
+        if stage != sb.Stage.TRAIN:
+            with torch.no_grad():
+                predicted = {head: heads(embeddings, head).argmax(dim=1).tolist() for head in heads.corpora}
+            for i, (utt_id, corpus, label) in enumerate(zip(batch.id, corpora, batch.label)):
+                outcome = {"id": utt_id, "corpus": corpus, "true": label,
+                           "heads": {head: self.labels[head][predicted[head][i]] for head in heads.corpora}}
+                outcome["pred"] = outcome["heads"].get(corpus)
+                if stage == sb.Stage.TEST:
+                    outcome["embedding"] = embeddings[i].detach().cpu().numpy()
+                self.outcomes.append(outcome)
+        return loss
+
+    def init_optimizers(self):
+        """Adam over the trainable parameters only (a frozen front-end's weights are left out)."""
+        trainable = [param for param in self.modules.parameters() if param.requires_grad]
+        self.optimizer = self.opt_class(trainable)
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Reset the collected predictions."""
+        self.outcomes = []
+
+    def corpus_metrics(self, outcomes=None):
+        """Within-corpus metrics of the collected (or given) predictions, per corpus with a head (own head only)."""
+        metrics = {}
+        for corpus in self.modules.heads.corpora:
+            mine = [o for o in (self.outcomes if outcomes is None else outcomes) if o["corpus"] == corpus]
+            if mine:
+                metrics[corpus] = classification_metrics([o["true"] for o in mine], [o["pred"] for o in mine],
+                                                         labels=self.labels[corpus])
+        return metrics
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log losses and dev UAR (mean over corpora and per corpus); keep the checkpoint with the best dev UAR."""
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = {"loss": round(stage_loss, 4)}
+            return
+        metrics = self.corpus_metrics()
+        mean_uar = float(np.mean([m["ua"] for m in metrics.values()])) if metrics else 0.0
+        stats = {"loss": round(stage_loss, 4), "UAR": round(mean_uar, 4)}
+        if len(metrics) > 1:
+            stats.update({f"UAR_{corpus}": round(m["ua"], 4) for corpus, m in metrics.items()})
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"epoch": epoch}, train_stats=self.train_stats, valid_stats=stats)
+            self.checkpointer.save_and_keep_only(meta={"UAR": mean_uar, "epoch": epoch}, max_keys=["UAR"])
+        else:
+            self.hparams.train_logger.log_stats(
+                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats)
+            self.test_outcomes = list(self.outcomes)
+
+
+def dataio_prep(hparams, paths, labels):
+    """Train, dev and test datasets over all corpora: ``wav`` path, corpus, label and its index in the corpus's
+    own label list, and (trainable front-end only) the waveform ``sig`` read at the recipe's rate.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams.
+    paths : dict
+        :func:`prepare_emotion_embeddings` output.
+    labels : dict
+        ``{corpus: sorted labels}``.
+
+    Returns
+    -------
+    dict
+        ``{"train", "valid", "test"}`` datasets.
+    """
+
+    @sb.utils.data_pipeline.takes("corpus", "label")
+    @sb.utils.data_pipeline.provides("label_index")
+    def label_pipeline(corpus, label):
+        return torch.LongTensor([labels[corpus].index(label)])
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_audio(wav, hparams["sample_rate"])
+
+    output_keys = ["id", "wav", "corpus", "label", "label_index"]
+    pipelines = [label_pipeline]
+    if not hparams["freeze_frontend"]:
+        pipelines.append(audio_pipeline)
+        output_keys.append("sig")
+    datasets = {}
+    for part in ("train", "valid", "test"):
+        data = {}
+        for corpus, path in sorted(paths[part].items()):
+            root = os.path.abspath(corpus_folder(hparams["data_folder"], hparams["corpora"][corpus]))
+            data.update(load_manifest(path, data_root=root))
+        datasets[part] = DynamicItemDataset(data, dynamic_items=pipelines, output_keys=output_keys)
+    return datasets
+
+
+def build_frontend_modules(hparams):
+    """The front-end as the Brain uses it: wrapped in the on-disk cache when frozen, trainable otherwise.
+
+    Returns
+    -------
+    dict
+        ``{"cached_frontend": ...}`` or ``{"frontend": ...}``.
+    """
+    frontend = hparams["frontend"]
+    if hparams["freeze_frontend"]:
+        cache_dir = hparams["feature_cache_dir"] if hparams["cache_frontend"] else None
+        return {"cached_frontend": CachedFrozenFrontend(frontend, hparams["frontend_id"], cache_dir,
+                                                        layer=hparams.get("ssl_layer"),
+                                                        sample_rate=hparams["sample_rate"])}
+    return {"frontend": frontend}
+
+
+def build_brain(hparams, run_opts, labels):
+    """The Brain with its modules (front-end, emotion model, one head per training corpus) and checkpointer."""
+    feature_size = hparams["feature_size"] or hparams["frontend"].output_size
+    emotion_model = hparams["emotion_model"](input_size=feature_size)
+    heads = hparams["heads"](input_size=emotion_model.embedding_size,
+                             classes_per_corpus={c: len(labels[c]) for c in hparams["train_corpora"]})
+    modules = {"emotion_model": emotion_model, "heads": heads, **build_frontend_modules(hparams)}
+    checkpointer = hparams["checkpointer"]
+    if hparams["feature_normalization"] is not None:
+        modules["feature_normalization"] = hparams["feature_normalization"]
+        checkpointer.add_recoverable("feature_normalization", hparams["feature_normalization"])
+    checkpointer.add_recoverable("emotion_model", emotion_model)
+    checkpointer.add_recoverable("heads", heads)
+    if not hparams["freeze_frontend"]:
+        checkpointer.add_recoverable("frontend", hparams["frontend"])
+    brain = EmotionEmbeddingBrain(modules=modules, opt_class=hparams["opt_class"], hparams=hparams,
+                                  run_opts=run_opts, checkpointer=checkpointer)
+    brain.labels = labels
+    return brain
+
+
+def write_outcomes(brain, hparams, label_emotions):
+    """Write test_results.json, embeddings.npz and cross_corpus.md from the test predictions."""
+    outcomes = brain.test_outcomes
+    per_corpus = brain.corpus_metrics(outcomes)
+    train_corpora = list(hparams["train_corpora"])
+    own = [o for o in outcomes if o["corpus"] in train_corpora]
+    if len(train_corpora) == 1:  # a single corpus: its own metrics at the top
+        top = per_corpus[train_corpora[0]]
+    else:  # several: pooled over corpus-qualified labels; the per-corpus UARs are in per_corpus
+        top = classification_metrics([f"{o['corpus']}:{o['true']}" for o in own],
+                                     [f"{o['corpus']}:{o['pred']}" for o in own],
+                                     labels=[f"{c}:{label}" for c in train_corpora for label in brain.labels[c]])
+    pairs = score_all_pairs(outcomes, label_emotions)
+    summary = summarize_pairs(pairs)
+    predictions = [{k: o[k] for k in ("id", "corpus", "true", "pred", "heads")} for o in outcomes]
+    extra = {
+        "setting": hparams["setting"], "train_corpora": train_corpora, "eval_corpora": list(hparams["eval_corpora"]),
+        "per_corpus": per_corpus, "mean_corpus_ua": float(np.mean([m["ua"] for m in per_corpus.values()])),
+        "cross_corpus": {"pairs": pairs, "summary": summary}, "label_emotions": label_emotions,
+        "frontend": hparams["frontend_id"], "freeze_frontend": hparams["freeze_frontend"], "loso": hparams["loso"],
+        "fold": hparams["fold"], "seed": hparams["seed"],
+    }
+    output_folder = hparams["output_folder"]
+    write_test_results(os.path.join(output_folder, "test_results.json"), top, predictions, extra=extra)
+    correct = np.array([o["pred"] is not None and o["pred"] == o["true"] for o in outcomes])
+    np.savez(os.path.join(output_folder, "embeddings.npz"), ids=np.array([o["id"] for o in outcomes]),
+             corpus=np.array([o["corpus"] for o in outcomes]), label=np.array([o["true"] for o in outcomes]),
+             emotion=np.array([label_emotions[o["corpus"]][o["true"]] for o in outcomes]), correct=correct,
+             embedding=np.stack([o["embedding"] for o in outcomes]))
+    rows = [[p["source"], p["head"], p["n"], 100 * p["sentiment_ua"],
+             None if p["shared_ua"] is None else 100 * p["shared_ua"], ", ".join(p["shared_classes"])] for p in pairs]
+    text = markdown_table(["utterances of", "through head", "n", "UAR neg/neu/pos %", "UAR shared %", "shared"], rows)
+    cells = [[mode, where, mean_std(summary[mode][where]["mean"], summary[mode][where]["std"]),
+              summary[mode][where]["n"]] for mode in ("sentiment", "shared") for where in ("within", "cross")]
+    text += "\n\n" + markdown_table(["mode", "pairs", "UAR % mean ± std", "n pairs"], cells)
+    write_text_atomic(text + "\n", os.path.join(output_folder, "cross_corpus.md"))
+    return top, per_corpus, summary
+
+
+if __name__ == "__main__":
+    install_excepthook()
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
+                                   overrides=overrides)
+    run_on_main(prepare_emotion_embeddings, kwargs={
+        "data_folder": hparams["data_folder"], "save_folder": hparams["prep_folder"], "corpora": hparams["corpora"],
+        "train_corpora": hparams["train_corpora"], "eval_corpora": hparams["eval_corpora"],
+        "splits": hparams["splits"], "loso": hparams["loso"], "fold": hparams["fold"], "seed": hparams["seed"],
+        "balance": hparams["balance_corpora"], "skip_prep": hparams["skip_prep"],
+    })
+    paths = prepare_emotion_embeddings(
+        hparams["data_folder"], hparams["prep_folder"], corpora=hparams["corpora"],
+        train_corpora=hparams["train_corpora"], eval_corpora=hparams["eval_corpora"], splits=hparams["splits"],
+        loso=hparams["loso"], fold=hparams["fold"], seed=hparams["seed"], balance=hparams["balance_corpora"],
+        skip_prep=True)
+    with open(paths["labels"], encoding="utf-8") as labels_file:
+        label_emotions = json.load(labels_file)
+    labels = {corpus: sorted(table) for corpus, table in label_emotions.items()}
+    datasets = dataio_prep(hparams, paths, labels)
+    brain = build_brain(hparams, run_opts, labels)
+    brain.label_emotions = label_emotions
+    if not len(datasets["train"]):
+        raise EmoLobesError("the training set is empty", "check train_corpora and the splits")
+    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
+              train_loader_kwargs=hparams["train_dataloader_options"],
+              valid_loader_kwargs=hparams["eval_dataloader_options"])
+    brain.evaluate(datasets["test"], max_key="UAR", test_loader_kwargs=hparams["eval_dataloader_options"])
+    top, per_corpus, summary = write_outcomes(brain, hparams, label_emotions)
+    print(f"[EmotionEmbeddings] test UAR per corpus: "
+          + ", ".join(f"{c} {100 * m['ua']:.1f}%" for c, m in per_corpus.items())
+          + f"; cross-corpus UAR neg/neu/pos {mean_std(summary['sentiment']['cross']['mean'], None)}%, "
+          + f"shared classes {mean_std(summary['shared']['cross']['mean'], None)}%")

@@ -1,0 +1,264 @@
+"""EmotionEmbeddings recipe: paper splits, oversampling, the front-end cache, head routing, end-to-end runs."""
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import huggingface_hub.constants
+import numpy as np
+import pytest
+import soundfile as sf
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.frontend_cache import CachedFrozenFrontend
+from emo_lobes.lobes.ssl_frontend import SSLFrontend, write_tiny_wav2vec2
+from emo_lobes.synthetic import write_corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECIPE = os.path.join(ROOT, "recipes", "EmotionEmbeddings")
+#: Synthetic RAVDESS has actors 01-08 only: the quick split uses speakers that exist.
+QUICK_SPLITS = {"ravdess": {"dev": ["ravdess_06"], "test": ["ravdess_07", "ravdess_08"]}}
+SUBPROCESS_ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+
+
+def load_recipe_module(name):
+    """Import recipes/EmotionEmbeddings/<name>.py under a unique name, with the recipe's own ``prepare``."""
+    saved = sys.modules.pop("prepare", None)
+    sys.path.insert(0, RECIPE)
+    try:
+        spec = importlib.util.spec_from_file_location(f"emotionembeddings_{name}_test",
+                                                      os.path.join(RECIPE, f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(RECIPE)
+        sys.modules.pop("prepare", None)
+        if saved is not None:
+            sys.modules["prepare"] = saved
+    return module
+
+
+@pytest.fixture(autouse=True)
+def offline_single_thread(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("synthetic"))
+    for name in ("cafe", "emodb", "gemep", "ravdess"):
+        write_corpus(name, root, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    return write_tiny_wav2vec2(str(tmp_path_factory.mktemp("tiny_wav2vec2")), seed=0)
+
+
+@pytest.fixture(scope="module")
+def train_module():
+    return load_recipe_module("train")
+
+
+def listing(folder):
+    return sorted((os.path.join(path, name), os.path.getmtime(os.path.join(path, name)))
+                  for path, _, names in os.walk(folder) for name in names)
+
+
+def load_hparams(yaml_name, overrides):
+    with open(os.path.join(RECIPE, "hparams", yaml_name), encoding="utf-8") as fin:
+        return load_hyperpyyaml(fin, overrides)
+
+
+def test_prepare_paper_splits_and_oversampling(data_root, tmp_path, train_module):
+    before = listing(data_root)
+    splits = dict(load_recipe_module("prepare").PAPER_SPLITS, **QUICK_SPLITS)
+    save = str(tmp_path / "prep")
+    paths = train_module.prepare_emotion_embeddings(data_root, save, splits=splits, seed=0)
+    split = json.load(open(paths["split"]))
+    assert split["cafe"]["dev_speakers"] == ["cafe_09", "cafe_10"]
+    assert split["cafe"]["test_speakers"] == ["cafe_11", "cafe_12"]
+    assert split["emodb"]["dev_speakers"] == ["emodb_11", "emodb_13"]
+    assert split["emodb"]["test_speakers"] == ["emodb_15", "emodb_16"]
+    assert split["gemep"]["dev_speakers"] == ["gemep_05", "gemep_09"]
+    assert split["gemep"]["test_speakers"] == ["gemep_08", "gemep_10"]
+    train = {c: json.load(open(p)) for c, p in paths["train"].items()}
+    valid = {c: json.load(open(p)) for c, p in paths["valid"].items()}
+    originals = {c: split[c]["summary"]["train"]["n_utterances"] for c in train}
+    assert len({len(m) for m in train.values()}) == 1 and len(next(iter(train.values()))) == max(originals.values())
+    assert len({len(m) for m in valid.values()}) == 1
+    for corpus, manifest in train.items():  # every original kept once; copies point at originals of their corpus
+        sources = [entry["source_id"] for entry in manifest.values()]
+        assert len({utt for utt, entry in manifest.items() if entry["source_id"] == utt}) == originals[corpus]
+        assert set(sources) <= set(manifest) and all(s.startswith(f"{corpus}/") for s in sources)
+    for corpus, path in paths["test"].items():
+        test = json.load(open(path))
+        assert all("#copy" not in utt for utt in test)
+        assert len(test) == split[corpus]["summary"]["test"]["n_utterances"]
+    labels = json.load(open(paths["labels"]))
+    assert len(labels["gemep"]) == 12 and labels["emodb"]["A"] == "fear" and labels["cafe"]["Joie"] == "happy"
+    stamp = os.path.getmtime(paths["train"]["cafe"])
+    train_module.prepare_emotion_embeddings(data_root, save, splits=splits, seed=0)
+    assert os.path.getmtime(paths["train"]["cafe"]) == stamp  # same options: skipped
+    train_module.prepare_emotion_embeddings(data_root, save, splits=splits, seed=1)
+    assert os.path.getmtime(paths["train"]["cafe"]) != stamp  # other seed: rebuilt
+    assert listing(data_root) == before  # the data folder is never written
+
+
+def test_split_options_and_bad_splits(data_root, tmp_path, train_module):
+    prepare = train_module.prepare_emotion_embeddings
+    with pytest.raises(EmoLobesError, match="ravdess_19"):  # the paper's RAVDESS actors are absent here
+        prepare(data_root, str(tmp_path / "paper"), train_corpora=["ravdess"])
+    paths = prepare(data_root, str(tmp_path / "loso"), train_corpora=["emodb", "cafe"], loso=True, fold=3)
+    split = json.load(open(paths["split"]))
+    assert split["emodb"]["test_speakers"] == ["emodb_09"] and split["cafe"]["test_speakers"] == ["cafe_03"]
+    assert len(split["emodb"]["dev_speakers"]) == 1
+    paths = prepare(data_root, str(tmp_path / "kfold"), train_corpora=["cafe"], fold=2,
+                    splits={"cafe": {"method": "kfold", "k": 4, "n_dev": 2}})
+    split = json.load(open(paths["split"]))["cafe"]
+    assert len(split["test_speakers"]) == 3 and len(split["dev_speakers"]) == 2 and len(split["train_speakers"]) == 7
+    folds = [json.load(open(prepare(data_root, str(tmp_path / f"next{f}"), train_corpora=["cafe"], fold=f,
+                                    splits={"cafe": {"method": "kfold", "k": 4}})["split"]))["cafe"] for f in (1, 2)]
+    assert folds[0]["dev_speakers"] == folds[1]["test_speakers"]  # without n_dev: dev is the next fold
+    assert len(folds[0]["train_speakers"]) == 6
+
+
+def test_second_epoch_never_calls_the_frontend(data_root, tiny_model, tmp_path, train_module):
+    hparams = load_hparams("single_corpus_w2v2.yaml", {
+        "data_folder": data_root, "corpus": "emodb", "eval_corpora": ["emodb"], "ssl_source": tiny_model,
+        "output_folder": str(tmp_path / "run"), "feature_cache_dir": str(tmp_path / "cache"), "number_of_epochs": 1,
+        "batch_size": 16})
+    paths = train_module.prepare_emotion_embeddings(data_root, hparams["prep_folder"], corpora=hparams["corpora"],
+                                                    train_corpora=["emodb"], eval_corpora=["emodb"])
+    labels = {c: sorted(t) for c, t in json.load(open(paths["labels"])).items()}
+    datasets = train_module.dataio_prep(hparams, paths, labels)
+    brain = train_module.build_brain(hparams, {"device": "cpu", "noprogressbar": True}, labels)
+    calls = []
+    hparams["frontend"].register_forward_hook(lambda *args: calls.append(1))
+    loader = {"batch_size": 16}
+    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"], train_loader_kwargs=loader,
+              valid_loader_kwargs=loader)
+    first_epoch = len(calls)
+    assert first_epoch == len(datasets["train"]) + len(datasets["valid"])  # each file once, one at a time
+    brain.hparams.epoch_counter.limit = 2
+    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"], train_loader_kwargs=loader,
+              valid_loader_kwargs=loader)
+    assert brain.hparams.epoch_counter.current == 2
+    assert len(calls) == first_epoch  # epoch 2: every frame read from the cache
+
+    wav = os.path.join(data_root, "EmoDB", "wav", sorted(os.listdir(os.path.join(data_root, "EmoDB", "wav")))[0])
+    cache_dir = str(tmp_path / "cache")
+    later_run = CachedFrozenFrontend(hparams["frontend"], hparams["frontend_id"], cache_dir)
+    frames, _ = later_run([wav])
+    assert later_run.n_frontend_calls == 0 and frames.shape[-1] == 32  # a later run reuses the entries
+    renamed = CachedFrozenFrontend(hparams["frontend"], "another/model-id", cache_dir)
+    renamed([wav])
+    assert renamed.n_frontend_calls == 1  # a changed model id misses
+    other_weights = SSLFrontend(write_tiny_wav2vec2(str(tmp_path / "seed1"), seed=1))
+    reweighted = CachedFrozenFrontend(other_weights, hparams["frontend_id"], cache_dir)
+    reweighted([wav])
+    assert reweighted.n_frontend_calls == 1  # same id, other weights: misses
+    copy = str(tmp_path / "edited.wav")
+    shutil.copy(wav, copy)
+    later_run([copy])
+    sf.write(copy, np.zeros(8000), 16000)  # the audio changes
+    later_run([copy])
+    assert later_run.n_frontend_calls == 2
+
+
+def test_batch_of_one_corpus_leaves_other_heads_without_gradient(data_root, tiny_model, tmp_path, train_module):
+    hparams = load_hparams("multi_corpus_w2v2.yaml", {
+        "data_folder": data_root, "train_corpora": ["cafe", "emodb"], "ssl_source": tiny_model,
+        "output_folder": str(tmp_path / "run"), "feature_cache_dir": str(tmp_path / "cache")})
+    paths = train_module.prepare_emotion_embeddings(data_root, hparams["prep_folder"], corpora=hparams["corpora"],
+                                                    train_corpora=["cafe", "emodb"])
+    labels = {c: sorted(t) for c, t in json.load(open(paths["labels"])).items()}
+    datasets = train_module.dataio_prep(hparams, paths, labels)
+    brain = train_module.build_brain(hparams, {"device": "cpu"}, labels)
+    cafe_only = datasets["train"].filtered_sorted(key_test={"corpus": lambda corpus: corpus == "cafe"}, select_n=6)
+    batch = next(iter(brain.make_dataloader(cafe_only, stage=None, ckpt_prefix=None, batch_size=6)))
+    assert set(batch.corpus) == {"cafe"}
+    loss = brain.compute_objectives(brain.compute_forward(batch, sb.Stage.TRAIN), batch, sb.Stage.TRAIN)
+    loss.backward()
+    heads = brain.modules.heads.heads
+    assert heads["emodb"].w.weight.grad is None or not heads["emodb"].w.weight.grad.any()
+    assert heads["cafe"].w.weight.grad.abs().sum() > 0
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in brain.modules.emotion_model.parameters())
+
+
+def test_multi_corpus_run_tables_and_figures(data_root, tiny_model, tmp_path):
+    out = str(tmp_path / "multi")
+    command = [sys.executable, os.path.join(RECIPE, "train.py"),
+               os.path.join(RECIPE, "hparams", "multi_corpus_w2v2.yaml"),
+               f"--data_folder={data_root}", f"--ssl_source={tiny_model}", "--train_corpora=[cafe, gemep]",
+               f"--output_folder={out}", f"--feature_cache_dir={tmp_path / 'cache'}", "--number_of_epochs=1",
+               "--batch_size=16", "--noprogressbar"]
+    done = subprocess.run(command, cwd=ROOT, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(out, "test_results.json")))
+    assert results["train_corpora"] == ["cafe", "gemep"] and set(results["per_corpus"]) == {"cafe", "gemep"}
+    assert {(p["source"], p["head"]) for p in results["cross_corpus"]["pairs"]} == {
+        ("cafe", "cafe"), ("cafe", "gemep"), ("gemep", "cafe"), ("gemep", "gemep")}
+    assert all(set(p["heads"]) == {"cafe", "gemep"} for p in results["predictions"])
+    assert len(results["predictions"]) == 26 + 31  # CaFE actors 11-12, GEMEP actors 8 and 10
+    embeddings = np.load(os.path.join(out, "embeddings.npz"))
+    assert embeddings["embedding"].shape == (57, 64)
+
+    cross_corpus = load_recipe_module("cross_corpus")
+    tables = str(tmp_path / "tables")
+    cross_corpus.main(["--setting", f"Multi-corpus={out}", "--output_folder", tables])
+    table_iii = open(os.path.join(tables, "table_iii.md")).read()
+    assert "Cross-corpus (paper)" in table_iii and "50.8 ± 11.6" in table_iii
+    assert "| Multi-corpus |" in open(os.path.join(tables, "table_ii.md")).read()
+    with open(os.path.join(tables, "figure3_cafe_through_gemep.png"), "rb") as png:
+        assert png.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_finetuned_single_corpus_run_from_recipe_folder(data_root, tiny_model, tmp_path):
+    out = str(tmp_path / "single_ft")
+    command = [sys.executable, "train.py", "hparams/single_corpus_w2v2_ft.yaml", f"--data_folder={data_root}",
+               "--corpus=emodb", "--eval_corpora=[emodb, cafe]", f"--ssl_source={tiny_model}",
+               f"--output_folder={out}", "--number_of_epochs=1", "--batch_size=16", "--lr=0.01", "--noprogressbar"]
+    done = subprocess.run(command, cwd=RECIPE, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.load(open(os.path.join(out, "test_results.json")))
+    assert results["train_corpora"] == ["emodb"] and results["freeze_frontend"] is False
+    assert results["labels"] == ["A", "E", "F", "L", "N", "T", "W"]  # EmoDB's own labels at the top level
+    pairs = {(p["source"], p["head"]) for p in results["cross_corpus"]["pairs"]}
+    assert pairs == {("cafe", "emodb"), ("emodb", "emodb")}
+    checkpoint = [d for d in os.listdir(os.path.join(out, "save")) if d.startswith("CKPT")][0]
+    tuned = torch.load(os.path.join(out, "save", checkpoint, "frontend.ckpt"), map_location="cpu")
+    initial = SSLFrontend(tiny_model).state_dict()
+    encoder = [k for k in initial if ".encoder.layers." in k]
+    conv = [k for k in initial if ".feature_extractor." in k]
+    assert any(not torch.equal(tuned[k], initial[k]) for k in encoder)  # the transformer was fine-tuned
+    assert all(torch.equal(tuned[k], initial[k]) for k in conv)  # the feature encoder stayed frozen
+
+
+def test_figure_two_selection_and_umap(tmp_path):
+    plot_embeddings = load_recipe_module("plot_embeddings")
+    rng = np.random.default_rng(0)
+    corpus = np.array(["cafe", "emodb", "gemep"] * 12)
+    emotion = np.array(["angry"] * 12 + ["sad"] * 12 + ["boredom"] * 12)
+    emotion[24:] = np.where(corpus[24:] == "emodb", "boredom", "happy")  # boredom only in EmoDB: left out
+    embedding = rng.normal(size=(36, 8)) + (emotion == "angry")[:, None] * 4
+    correct = np.ones(36, dtype=bool)
+    correct[:3] = False
+    np.savez(tmp_path / "embeddings.npz", ids=np.arange(36).astype(str), corpus=corpus, label=emotion, emotion=emotion,
+             correct=correct, embedding=embedding)
+    keep = plot_embeddings.select_points(plot_embeddings.load_embeddings(str(tmp_path)))
+    assert len(keep) == 36 - 3 - 4 and "boredom" not in set(emotion[keep])
+    png = str(tmp_path / "figure2.png")
+    counts = plot_embeddings.main(["--run", f"Multi-corpus={tmp_path}", "--output", png])
+    assert counts == {"Multi-corpus": 29} and os.path.getsize(png) > 10000
