@@ -1,9 +1,11 @@
 """Audio reading: any WAV/FLAC sound file to a mono float tensor at the recipe's sample rate, corpus untouched."""
 
+import functools
+
 import numpy as np
 import soundfile as sf
 import torch
-import torchaudio.functional as AF
+import torchaudio
 
 from emo_lobes.errors import EmoLobesError
 
@@ -124,5 +126,29 @@ def load_audio(path, sample_rate=16000, start=0, stop=None):
         raise EmoLobesError(f"audio file {path} holds no samples", "remove it or re-run data prep, which skips it")
     wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if sample_rate is not None and file_rate != sample_rate:
-        wav = AF.resample(wav.unsqueeze(0), int(file_rate), int(sample_rate)).squeeze(0)
+        wav = resampler(int(file_rate), int(sample_rate))(wav.unsqueeze(0)).squeeze(0)
     return wav
+
+
+@functools.lru_cache(maxsize=16)
+def resampler(orig_rate, new_rate):
+    """A ``torchaudio.transforms.Resample`` for one rate pair, built once (its sinc kernel is the costly part).
+
+    Arguments
+    ---------
+    orig_rate, new_rate : int
+        Rates in Hz.
+
+    Returns
+    -------
+    torchaudio.transforms.Resample
+        The same filter as ``torchaudio.functional.resample`` with its defaults.
+
+    Example
+    -------
+    >>> resampler(48000, 16000) is resampler(48000, 16000)
+    True
+    >>> resampler(48000, 16000)(torch.zeros(1, 4800)).shape
+    torch.Size([1, 1600])
+    """
+    return torchaudio.transforms.Resample(orig_rate, new_rate)

@@ -68,7 +68,9 @@ def cli_errors(main):
 def install_excepthook():
     """Make an uncaught :class:`EmoLobesError` print one line instead of a traceback (for recipe scripts).
 
-    Other exceptions keep Python's usual traceback.
+    Other exceptions go to the hook that was installed before (Python's traceback, or SpeechBrain's logging
+    hook). ``speechbrain.create_experiment_directory`` replaces ``sys.excepthook``, so recipes call this
+    once at the start of ``__main__`` and once more right after creating the experiment directory.
 
     Example
     -------

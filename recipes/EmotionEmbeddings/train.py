@@ -249,6 +249,7 @@ if __name__ == "__main__":
         hparams = load_hyperpyyaml(fin, overrides)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
+    install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
     run_on_main(prepare_emotion_embeddings, kwargs={
         "data_folder": hparams["data_folder"], "save_folder": hparams["prep_folder"], "corpora": hparams["corpora"],
         "train_corpora": hparams["train_corpora"], "eval_corpora": hparams["eval_corpora"],

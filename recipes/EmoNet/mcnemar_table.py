@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""EmoNet Table 4: test UAR of transfer models per corpus, McNemar-marked against the scratch model, with chance.
+
+Run (one --baseline per corpus, one --system per transfer model and corpus; paths are run output folders or
+their test_results.json; a multidomain run's per-corpus results are in <output_folder>/<corpus>/):
+python recipes/EmoNet/mcnemar_table.py \
+    --baseline emodb=results/EmoNet/scratch/emodb/1986/fold_1 \
+    --system all:emodb=results/EmoNet/multidomain/1986/fold_1/emodb \
+    --system arousal:emodb=results/EmoNet/transfer_adapters/emodb/1986/fold_1 \
+    --output results/EmoNet/table4.md
+A "+" marks a significantly lower error count than the baseline (exact McNemar, p < 0.05), a "-" a higher one.
+"""
+import argparse
+
+from emo_lobes.errors import EmoLobesError, cli_errors
+from emo_lobes.manifest import write_text_atomic
+from emo_lobes.metrics import mcnemar_exact, read_test_results
+from emo_lobes.tables import markdown_table
+
+#: Table 4 of the paper (test UAR, %) for the EmoSet corpora emo_lobes parses: chance, baseline (scratch ResNet,
+#: best dev epoch), and adapter transfer from the models trained on all corpora, arousal, valence, A+V; marks as
+#: printed. Other EmoSet corpora are not in the registry.
+PAPER_TABLE4 = {
+    "emodb": {"name": "EMO-DB", "chance": 14.3, "baseline": 59.2, "all": "72.6+", "arousal": "68.4+",
+              "valence": "64.8", "a+v": "61.1"},
+    "gemep": {"name": "GEMEP", "chance": 5.9, "baseline": 29.1, "all": "29.1", "arousal": "29.2",
+              "valence": "27.3", "a+v": "26.8"},
+    "iemocap": {"name": "IEMOCAP", "chance": 25.0, "baseline": 53.6, "all": "52.1", "arousal": "54.4",
+                "valence": "51.4-", "a+v": "53.1-"},
+}
+ALPHA = 0.05
+
+
+def _spec(text, with_system):
+    # "name:corpus=path" (systems) or "corpus=path" (baselines) -> tuple.
+    if "=" not in text or (with_system and ":" not in text.split("=", 1)[0]):
+        form = "NAME:CORPUS=PATH" if with_system else "CORPUS=PATH"
+        raise EmoLobesError(f"cannot read '{text}'", f"write it as {form}")
+    key, path = text.split("=", 1)
+    return (*key.split(":", 1), path) if with_system else (key, path)
+
+
+def mcnemar_mark(baseline, system, alpha=ALPHA):
+    """``+`` / ``-`` when ``system`` makes significantly fewer / more errors than ``baseline``, else ``""``.
+
+    Arguments
+    ---------
+    baseline, system : dict
+        Test results (``test_results.json``) holding ``predictions`` over the same utterances.
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    tuple
+        ``(mark, mcnemar dict)``.
+
+    Example
+    -------
+    >>> truth = [{"id": str(i), "true": "a"} for i in range(20)]
+    >>> base = {"predictions": [dict(p, pred="b") for p in truth]}
+    >>> good = {"predictions": [dict(p, pred="a") for p in truth]}
+    >>> mcnemar_mark(base, good)[0], mcnemar_mark(good, base)[0], mcnemar_mark(base, base)[0]
+    ('+', '-', '')
+    """
+    base = {p["id"]: p for p in baseline["predictions"]}
+    other = {p["id"]: p for p in system["predictions"]}
+    if set(base) != set(other):
+        raise EmoLobesError(f"the two runs were tested on different utterances ({len(base)} vs {len(other)})",
+                            "compare runs made on the same split (same corpus options, fold and seed)")
+    ids = sorted(base)
+    test = mcnemar_exact([base[i]["true"] for i in ids], [other[i]["pred"] for i in ids],
+                         [base[i]["pred"] for i in ids])
+    if test["p_value"] >= alpha or test["b"] == test["c"]:
+        return "", test
+    return ("+" if test["b"] > test["c"] else "-"), test
+
+
+def table4(baselines, systems):
+    """Rows of Table 4 (ours) and the matching paper rows.
+
+    Arguments
+    ---------
+    baselines : dict
+        ``{corpus: test results}`` of the scratch models.
+    systems : dict
+        ``{system name: {corpus: test results}}``.
+
+    Returns
+    -------
+    tuple of str
+        Our table and the paper's (markdown).
+    """
+    names = list(systems)
+    rows = []
+    for corpus, baseline in baselines.items():
+        row = [corpus, 100.0 / len(baseline["labels"]), round(100 * baseline["ua"], 1)]
+        for name in names:
+            if corpus not in systems[name]:
+                row.append(None)
+                continue
+            mark, _ = mcnemar_mark(baseline, systems[name][corpus])
+            row.append(f"{100 * systems[name][corpus]['ua']:.1f}{mark}")
+        rows.append(row)
+    ours = markdown_table(["Corpus", "chance", "baseline"] + names, rows, align=["l"] + ["r"] * (2 + len(names)))
+    paper_rows = [[p["name"], p["chance"], p["baseline"], p["all"], p["arousal"], p["valence"], p["a+v"]]
+                  for corpus, p in PAPER_TABLE4.items() if corpus in baselines]
+    paper = markdown_table(["Corpus (paper)", "chance", "baseline", "all", "Arousal", "Valence", "A+V"], paper_rows,
+                           align=["l"] + ["r"] * 6) if paper_rows else ""
+    return ours, paper
+
+
+@cli_errors
+def main(argv=None):
+    """Command line (see the module docstring)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", action="append", required=True, help="CORPUS=PATH of a scratch run")
+    parser.add_argument("--system", action="append", required=True, help="NAME:CORPUS=PATH of a transfer run")
+    parser.add_argument("--output", help="also write the tables to this markdown file")
+    args = parser.parse_args(argv)
+    baselines = {corpus: read_test_results(path) for corpus, path in (_spec(b, False) for b in args.baseline)}
+    systems = {}
+    for name, corpus, path in (_spec(s, True) for s in args.system):
+        if corpus not in baselines:
+            raise EmoLobesError(f"system {name} on {corpus} has no baseline", f"add --baseline {corpus}=PATH")
+        systems.setdefault(name, {})[corpus] = read_test_results(path)
+    ours, paper = table4(baselines, systems)
+    text = "Test UAR (%), ours; + / - : McNemar p < 0.05 against the baseline\n\n" + ours + "\n"
+    if paper:
+        text += "\nTable 4 (paper)\n\n" + paper + "\n"
+    print(text)
+    if args.output:
+        write_text_atomic(text, args.output)
+
+
+if __name__ == "__main__":
+    main()
