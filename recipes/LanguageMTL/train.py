@@ -15,18 +15,17 @@ import sys
 
 import speechbrain as sb
 import torch
+from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
-from emo_lobes.checkpoints import AtomicCheckpointer  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features_cache import feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss  # noqa: E402
-from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
-from emo_lobes.manifest import assert_not_inside, check_output_folder_writable, load_manifest  # noqa: E402
+from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
 from prepare import CORPORA, EMOTION_CLASSES, corpus_manifests, data_root_key, prepare_language_mtl  # noqa: E402
@@ -391,9 +390,9 @@ def fine_tune_modules(base_modules, hparams):
 if __name__ == "__main__":
     install_excepthook()
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    hparams = load_hparams_checked(hparams_file, overrides)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
     check_hparams(hparams)
-    check_output_folder_writable(hparams["output_folder"])
     if hparams.get("cpu_threads"):
         torch.set_num_threads(int(hparams["cpu_threads"]))
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
@@ -435,7 +434,7 @@ if __name__ == "__main__":
             modules, trainable = fine_tune_modules(base_modules, hparams)
             counter = hparams["finetune_epoch_counter"]()
             corpus_folder = os.path.join(output, "finetune", corpus)
-            checkpointer = AtomicCheckpointer(
+            checkpointer = sb.utils.checkpoints.Checkpointer(
                 os.path.join(corpus_folder, "save"),
                 recoverables={"model": modules["model"], "normalize": modules["normalize"], "counter": counter})
             finetune_hparams = dict(hparams, epoch_counter=counter, stage_name=f"finetune {corpus}")
