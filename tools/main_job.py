@@ -31,6 +31,17 @@ EMONET_QUICK = ["--stem_channels=4", "--stack_channels=[8,16,16]", "--attention_
 
 QUICK_RUNS = [
     {
+        "recipe": "SelectiveMTL",
+        "what": "selective MTL on synthetic IEMOCAP + SPONT (spontaneous CSV corpus), fold 1, 10 epochs, reduced model",
+        "commands": [
+            ["{python}", "recipes/SelectiveMTL/train.py", "recipes/SelectiveMTL/hparams/selective_mtl.yaml",
+             "--data_folder={syn}", "--output_folder={out}/selective_mtl/fold_1", "--fold=1", "--number_of_epochs=10",
+             "--lstm_size=32", "--attention_size=32", "--dense1_size=128", "--dense2_size=64", "--lr=0.001",
+             "--noprogressbar"],
+        ],
+        "results": [("IEMOCAP + SPONT (both test parts)", "selective_mtl/fold_1/test_results.json")],
+    },
+    {
         "recipe": "EmoNet",
         "what": "multi-domain adapter ResNet on EmoDB + RAVDESS + CaFE (tiny widths), then adapter transfer to URDU",
         "commands": [

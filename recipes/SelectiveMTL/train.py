@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Train and test the selective MTL SER model (Bi-LSTM + multi-head attention, style as auxiliary task) on one fold.
+
+Run (from the repository root or from recipes/SelectiveMTL):
+    python recipes/SelectiveMTL/train.py recipes/SelectiveMTL/hparams/selective_mtl.yaml --data_folder=synthetic_data
+    python train.py hparams/baseline.yaml --data_folder=/data --baseline_corpus=spont --fold=3
+
+The same script runs every experiment of Table 3 (baseline, combined, MTL, selective MTL, "(half)"), chosen by
+the hparams file and overrides. It writes ``<output_folder>/test_results.json``: pooled metrics over the test
+corpora, ``per_corpus`` metrics (UA, WA, per-class accuracy), ``corpus_mean`` (UA and WA averaged over the
+corpora, as in Table 3), the style accuracy and every test prediction.
+
+Authors: emo-lobes contributors, after Zhang et al. (selective MTL with style, 2021).
+"""
+import math
+import os
+import sys
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from emo_lobes.audio import load_audio
+from emo_lobes.errors import EmoLobesError, install_excepthook
+from emo_lobes.manifest import load_manifest
+from emo_lobes.metrics import classification_metrics, write_test_results
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from prepare import PARTITIONS, manifest_name, prepare_selective_mtl, root_key  # noqa: E402
+
+
+def score_outcomes(outcomes, emotions, style_task):
+    """Metrics of a stage from its per-utterance outcomes: pooled, per corpus, averaged over corpora, style.
+
+    Arguments
+    ---------
+    outcomes : list of dict
+        ``{"id", "corpus", "true", "pred", "style_true", "style_pred"}`` per utterance.
+    emotions : list of str
+        The emotion classes.
+    style_task : bool
+        Whether style predictions exist.
+
+    Returns
+    -------
+    dict
+        ``overall`` and ``per_corpus`` (:func:`classification_metrics` dicts), ``corpus_mean`` (``ua``, ``wa``),
+        ``style_accuracy`` and ``per_corpus_style_accuracy`` (``None`` without the style task).
+
+    Example
+    -------
+    >>> outs = [{"id": "a", "corpus": "iemocap", "true": "sad", "pred": "sad", "style_true": "acted",
+    ...          "style_pred": "acted"},
+    ...         {"id": "b", "corpus": "spont", "true": "angry", "pred": "sad", "style_true": "spontaneous",
+    ...          "style_pred": "acted"}]
+    >>> scores = score_outcomes(outs, ["angry", "sad", "happy", "neutral"], style_task=True)
+    >>> scores["overall"]["wa"], scores["corpus_mean"], scores["style_accuracy"]
+    (0.5, {'ua': 0.5, 'wa': 0.5}, 0.5)
+    """
+    corpora = sorted({outcome["corpus"] for outcome in outcomes})
+    per_corpus = {}
+    for corpus in corpora:
+        mine = [outcome for outcome in outcomes if outcome["corpus"] == corpus]
+        per_corpus[corpus] = classification_metrics([o["true"] for o in mine], [o["pred"] for o in mine], emotions)
+    scores = {
+        "overall": classification_metrics([o["true"] for o in outcomes], [o["pred"] for o in outcomes], emotions),
+        "per_corpus": per_corpus,
+        "corpus_mean": {key: sum(m[key] for m in per_corpus.values()) / len(per_corpus) for key in ("ua", "wa")},
+        "style_accuracy": None,
+        "per_corpus_style_accuracy": None,
+    }
+    if style_task:
+        correct = lambda group: sum(o["style_true"] == o["style_pred"] for o in group) / len(group)  # noqa: E731
+        scores["style_accuracy"] = correct(outcomes)
+        scores["per_corpus_style_accuracy"] = {
+            corpus: correct([o for o in outcomes if o["corpus"] == corpus]) for corpus in corpora
+        }
+    return scores
+
+
+class SelectiveMTLBrain(sb.Brain):
+    """Emotion (and style) classification from 40 log mel filterbanks with a shared Bi-LSTM-attention encoder."""
+
+    def compute_forward(self, batch, stage):
+        """Emotion logits and, with the style task, style logits."""
+        batch = batch.to(self.device)
+        wavs, lens = batch.sig
+        feats = self.modules.compute_features(wavs)
+        feats = self.modules.mean_var_norm(feats, lens)
+        shared = self.modules.encoder(feats, lens)
+        style_logits = self.modules.style_head(shared) if self.hparams.style_task else None
+        return self.modules.emotion_head(shared), style_logits
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Eq. 3 (selective when configured); keeps the predictions of dev and test."""
+        emotion_logits, style_logits = predictions
+        emotions, _ = batch.emotion_encoded
+        styles, _ = batch.style_encoded
+        loss = self.hparams.compute_cost(emotion_logits, emotions, style_logits, styles)
+        if stage != sb.Stage.TRAIN:
+            emotion_pred = emotion_logits.argmax(dim=-1).tolist()
+            style_pred = style_logits.argmax(dim=-1).tolist() if style_logits is not None else [None] * len(batch.id)
+            decode = self.hparams.emotion_encoder.ind2lab
+            for index, utt in enumerate(batch.id):
+                self.outcomes.append({
+                    "id": utt,
+                    "corpus": batch.corpus[index],
+                    "true": decode[int(emotions[index])],
+                    "pred": decode[emotion_pred[index]],
+                    "style_true": batch.style[index],
+                    "style_pred": None if style_pred[index] is None else self.hparams.styles[style_pred[index]],
+                })
+        return loss
+
+    def on_stage_start(self, stage, epoch=None):
+        """Start collecting dev/test predictions."""
+        self.outcomes = []
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Log, keep the best dev checkpoint (highest UA averaged over the corpora), write the test results."""
+        if stage == sb.Stage.TRAIN:
+            self.train_loss = stage_loss
+            return
+        scores = score_outcomes(self.outcomes, self.hparams.emotions, self.hparams.style_task)
+        stats = {"loss": stage_loss, "ua": scores["corpus_mean"]["ua"], "wa": scores["corpus_mean"]["wa"]}
+        for corpus, metrics in scores["per_corpus"].items():
+            stats[f"ua_{corpus}"] = metrics["ua"]
+        if scores["style_accuracy"] is not None:
+            stats["style_acc"] = scores["style_accuracy"]
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                {"epoch": epoch}, train_stats={"loss": self.train_loss}, valid_stats=stats
+            )
+            self.checkpointer.save_and_keep_only(meta={"error": 1.0 - stats["ua"], **stats}, min_keys=["error"])
+        else:
+            self.hparams.train_logger.log_stats({"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats)
+            self.write_results(scores)
+
+    def write_results(self, scores):
+        """Write ``test_results.json`` (pooled metrics at the top level, the rest as extra keys)."""
+        hp = self.hparams
+        extra = {
+            "experiment": hp.experiment_name, "corpora": list(hp.corpora), "fold": hp.fold, "seed": hp.seed,
+            "style_task": hp.style_task, "selective": hp.selective, "ser_weight": hp.ser_weight,
+            "half_training_set": hp.half_training_set, "epoch": hp.epoch_counter.current,
+            **{key: scores[key] for key in ("per_corpus", "corpus_mean", "style_accuracy",
+                                            "per_corpus_style_accuracy")},
+        }
+        predictions = [{key: value for key, value in outcome.items() if value is not None} for outcome in self.outcomes]
+        path = write_test_results(os.path.join(hp.output_folder, "test_results.json"), scores["overall"],
+                                  predictions, extra)
+        sb.utils.logger.get_logger(__name__).info(f"test results written to {path}")
+
+
+def prepare_options(hparams):
+    """The keyword arguments of ``prepare_selective_mtl`` taken from the hparams.
+
+    Example
+    -------
+    >>> keys = ("prep_folder", "corpora", "fold", "iemocap_folder", "spont_folder", "spont_csv_file",
+    ...         "spont_drop_all_disagree", "spont_max_neutral", "spont_min_duration", "spont_filler_transcripts",
+    ...         "spont_split", "spont_dev_fraction", "half_training_set", "n_folds", "seed", "skip_prep")
+    >>> options = prepare_options({key: key for key in keys})
+    >>> options["save_folder"], len(options)
+    ('prep_folder', 16)
+    """
+    options = {"save_folder": hparams["prep_folder"]}
+    for key in ("corpora", "fold", "iemocap_folder", "spont_folder", "spont_csv_file", "spont_drop_all_disagree",
+                "spont_max_neutral", "spont_min_duration", "spont_filler_transcripts", "spont_split",
+                "spont_dev_fraction", "half_training_set", "n_folds", "seed", "skip_prep"):
+        options[key] = hparams[key]
+    return options
+
+
+def dataio_prep(hparams):
+    """Train, dev and test datasets over the chosen corpora: audio cut to ``max_duration``, encoded labels.
+
+    Returns
+    -------
+    dict
+        ``{"train", "dev", "test"}`` DynamicItemDatasets.
+    """
+    folders = {"iemocap": hparams["iemocap_folder"], "spont": hparams["spont_folder"]}
+    max_samples = int(hparams["max_duration"] * hparams["sample_rate"])
+
+    @sb.utils.data_pipeline.takes("wav", "sample_rate")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav, file_rate):
+        # Section 4.1: only the first 7.5 s (read no more than that); shorter ones are padded per batch, masked.
+        stop = int(math.ceil(hparams["max_duration"] * file_rate))
+        return load_audio(wav, sample_rate=hparams["sample_rate"], stop=stop)[:max_samples]
+
+    emotion_encoder = sb.dataio.encoder.CategoricalEncoder()
+    emotion_encoder.update_from_iterable(hparams["emotions"])
+    style_encoder = sb.dataio.encoder.CategoricalEncoder()
+    style_encoder.update_from_iterable(hparams["styles"])
+    hparams["emotion_encoder"] = emotion_encoder
+
+    @sb.utils.data_pipeline.takes("emotion", "style")
+    @sb.utils.data_pipeline.provides("emotion_encoded", "style_encoded")
+    def label_pipeline(emotion, style):
+        yield emotion_encoder.encode_label_torch(emotion)
+        yield style_encoder.encode_label_torch(style)
+
+    datasets = {}
+    for part in PARTITIONS:
+        data = {}
+        for corpus in hparams["corpora"]:
+            path = os.path.join(hparams["prep_folder"], manifest_name(part, corpus))
+            data.update(load_manifest(path, data_root=folders[corpus], data_root_key=root_key(corpus)))
+        datasets[part] = sb.dataio.dataset.DynamicItemDataset(
+            data, dynamic_items=[audio_pipeline, label_pipeline],
+            output_keys=["id", "sig", "emotion_encoded", "style_encoded", "corpus", "style"],
+        )
+    return datasets
+
+
+if __name__ == "__main__":
+    install_excepthook()
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    if hparams["style_task"] and not 0.0 <= hparams["ser_weight"] < 1.0:
+        raise EmoLobesError(f"ser_weight {hparams['ser_weight']} leaves no style loss in an MTL experiment",
+                            "pass --ser_weight between 0 and 1 (0.8 in the paper), or use combined.yaml")
+    neutral = [hparams["emotions"].index("neutral")] if hparams["selective"] else []
+    if hparams["compute_cost"].style_free_classes.tolist() != neutral:
+        raise EmoLobesError(f"selective is {hparams['selective']} but compute_cost.style_free_classes is "
+                            f"{hparams['compute_cost'].style_free_classes.tolist()}",
+                            f"give style_free_classes {neutral} (the neutral index when selective, else [])")
+
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
+    )
+    install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
+    run_on_main(prepare_selective_mtl, kwargs=prepare_options(hparams))
+    datasets = dataio_prep(hparams)
+
+    brain = SelectiveMTLBrain(
+        modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
+        run_opts=run_opts, checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        brain.hparams.epoch_counter, datasets["train"], datasets["dev"],
+        train_loader_kwargs=hparams["train_dataloader_options"],
+        valid_loader_kwargs=hparams["valid_dataloader_options"],
+    )
+    brain.evaluate(datasets["test"], min_key="error", test_loader_kwargs=hparams["valid_dataloader_options"])
