@@ -11,7 +11,6 @@ command, so SpeechBrain's checkpointer resumes it where it stopped. The aggregat
 ``OUT/cv_results.json`` and ``OUT/cv_results.md``.
 """
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
+from emo_lobes.manifest import write_json_atomic, write_text_atomic  # noqa: E402
 from emo_lobes.metrics import aggregate_folds, read_test_results  # noqa: E402
 from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
 
@@ -101,14 +101,12 @@ def aggregate(output_folder, folds):
         "n_folds": len(per_fold),
         "missing_folds": [k for k in folds if k not in per_fold],
     }
-    with open(os.path.join(output_folder, "cv_results.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2)
+    write_json_atomic(result, os.path.join(output_folder, "cv_results.json"))
     rows = [[f"fold {k}", 100 * v["wa"], 100 * v["ua"], 100 * v["macro_f1"], v["n"]] for k, v in per_fold.items()]
     rows.append(["mean ± std"] + [mean_std(summary[key]["mean"], summary[key]["std"])
                                   for key in ("wa", "ua", "macro_f1")] + [sum(v["n"] for v in per_fold.values())])
     table = markdown_table(["fold", "WA %", "UA %", "macro-F1 %", "n"], rows)
-    with open(os.path.join(output_folder, "cv_results.md"), "w", encoding="utf-8") as f:
-        f.write(table + "\n")
+    write_text_atomic(table + "\n", os.path.join(output_folder, "cv_results.md"))
     return result
 
 

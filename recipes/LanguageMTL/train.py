@@ -15,16 +15,18 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.distributed import run_on_main
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
+from emo_lobes.brain import EmoLobesBrain  # noqa: E402
+from emo_lobes.checkpoints import AtomicCheckpointer  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features_cache import feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss  # noqa: E402
+from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
@@ -35,8 +37,11 @@ TASKS = ("emotion_only", "multitask")
 LANGUAGE_TARGETS = ("corpus", "language")
 
 
-class LanguageMTLBrain(sb.Brain):
-    """Cached features -> global normalisation -> LSTM -> emotion head (and language-ID head when multi-task)."""
+class LanguageMTLBrain(EmoLobesBrain):
+    """Cached features -> global normalisation -> LSTM -> emotion head (and language-ID head when multi-task).
+
+    One process only (see :func:`refuse_several_processes`); the base class makes resumption exact.
+    """
 
     def compute_forward(self, batch, stage):
         """Emotion log-probabilities and, in multi-task mode, language-ID log-probabilities (else ``None``)."""
@@ -158,6 +163,24 @@ def check_hparams(hparams):
                          - set(hparams["language_classes"]))
         if missing:
             raise EmoLobesError(f"language classes lack {', '.join(missing)}", "add them to language_classes")
+
+
+def refuse_several_processes(environ=os.environ):
+    """Stop with one line under torchrun: this recipe's small LSTMs train on one process (dev/test metrics are
+    not gathered over processes).
+
+    Example
+    -------
+    >>> refuse_several_processes({})
+    >>> try:
+    ...     refuse_several_processes({"RANK": "0", "WORLD_SIZE": "2"})
+    ... except EmoLobesError as e:
+    ...     print(e.fix)
+    run python recipes/LanguageMTL/train.py ... (one process; use --device=cuda for a GPU)
+    """
+    if int(environ.get("WORLD_SIZE", "1")) > 1:
+        raise EmoLobesError("the LanguageMTL recipe does not run on several processes (torchrun)",
+                            "run python recipes/LanguageMTL/train.py ... (one process; use --device=cuda for a GPU)")
 
 
 def language_of(corpus, language_target):
@@ -389,9 +412,9 @@ def fine_tune_modules(base_modules, hparams):
 
 if __name__ == "__main__":
     install_excepthook()
+    refuse_several_processes()
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams = load_hparams_checked(hparams_file, overrides)
     check_hparams(hparams)
     if hparams.get("cpu_threads"):
         torch.set_num_threads(int(hparams["cpu_threads"]))
@@ -434,7 +457,7 @@ if __name__ == "__main__":
             modules, trainable = fine_tune_modules(base_modules, hparams)
             counter = hparams["finetune_epoch_counter"]()
             corpus_folder = os.path.join(output, "finetune", corpus)
-            checkpointer = sb.utils.checkpoints.Checkpointer(
+            checkpointer = AtomicCheckpointer(
                 os.path.join(corpus_folder, "save"),
                 recoverables={"model": modules["model"], "normalize": modules["normalize"], "counter": counter})
             finetune_hparams = dict(hparams, epoch_counter=counter, stage_name=f"finetune {corpus}")

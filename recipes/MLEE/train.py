@@ -15,21 +15,24 @@ import sys
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.augment.time_domain import SpeedPerturb
 from speechbrain.processing.features import InputNormalization
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
 from emo_lobes.audio import load_audio  # noqa: E402
+from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.checkpoints import AtomicCheckpointer  # noqa: E402
+from emo_lobes.distributed import gather_in_dataset_order, gather_objects, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.existence import (  # noqa: E402
     TARGET_CODES, existence_bce_loss, existence_class_weights, predict_from_existence, soft_class_weights,
     weighted_soft_cross_entropy,
 )
+from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.lobes.frozen import Frozen  # noqa: E402
 from emo_lobes.manifest import write_json_atomic  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
@@ -46,8 +49,12 @@ ENCODER_KEYS = ("sample_rate", "win_length", "hop_length", "n_fft", "max_frequen
                 "cnn_channels", "cnn_kernels", "cnn_strides", "lstm_size", "attention_size")
 
 
-class MLEEBrain(sb.Brain):
-    """Spectrogram -> per-branch global normalisation and encoder -> concatenation -> dense classifier."""
+class MLEEBrain(EmoLobesBrain):
+    """Spectrogram -> per-branch global normalisation and encoder -> concatenation -> dense classifier.
+
+    Under torchrun each process tests its shard of the dev and test sets; losses, predictions and attention
+    weights are combined over all processes before metrics are computed and written (by the main process).
+    """
 
     def compute_forward(self, batch, stage):
         """Logits ``[batch, 4]`` and the attention weights of each encoder branch."""
@@ -104,23 +111,35 @@ class MLEEBrain(sb.Brain):
             self.test_attention = {branch: {} for branch in self.hparams.branches}
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log, checkpoint on the dev loss, early-stop; after testing write results and attention weights."""
+        """Log, early-stop and checkpoint on the dev loss; after testing write results and attention weights.
+
+        The early-stopping state is updated before the checkpoint is saved, so a run resumed from it stops at
+        the same epoch as an uninterrupted one.
+        """
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
-        elif stage == sb.Stage.VALID:
+            return
+        stage_loss = self.loss_over_processes(stage_loss)
+        if stage == sb.Stage.VALID:
             lr = self.optimizer.param_groups[0]["lr"]
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, "lr": lr},
                 train_stats={"loss": self.train_loss},
                 valid_stats={"loss": stage_loss},
             )
-            self.checkpointer.save_and_keep_only(meta={"loss": stage_loss}, min_keys=["loss"])
             self.hparams.epoch_counter.update_metric(stage_loss)
+            self.checkpointer.save_and_keep_only(meta={"loss": stage_loss}, min_keys=["loss"])
         elif stage == sb.Stage.TEST:
+            self.test_predictions = gather_in_dataset_order(self.test_predictions)
+            attention = {branch: {} for branch in self.hparams.branches}
+            for shard in gather_objects(self.test_attention):
+                for branch, weights in shard.items():
+                    attention[branch].update(weights)
+            self.test_attention = attention
             self._write_test_outputs(stage_loss)
 
     def _write_test_outputs(self, stage_loss):
-        """``test_results.json`` (metrics, per-utterance predictions) and ``attention.pt``."""
+        """``test_results.json`` (metrics, per-utterance predictions) and ``attention.pt``, by the main process."""
         out = self.hparams.output_folder
         truths = [p["true"] for p in self.test_predictions]
         metrics = classification_metrics(truths, [p["pred"] for p in self.test_predictions], labels=list(TARGET_CODES))
@@ -129,14 +148,15 @@ class MLEEBrain(sb.Brain):
             "training_set": self.hparams.training_set, "fold": self.hparams.fold, "seed": self.hparams.seed,
             "test_loss": float(stage_loss), "corpus": "iemocap",
         }
-        write_test_results(os.path.join(out, "test_results.json"), metrics, self.test_predictions, extra)
         encoder = unwrap(self.modules[f"{self.hparams.branches[0]}_encoder"])
         frame_shift_s = self.hparams.hop_length / 1000.0 * encoder.frames_per_step
-        torch.save(
-            {"frame_shift_s": frame_shift_s, "method": self.hparams.method,
-             "label_type": describe_label(self.hparams), "branches": self.test_attention},
-            os.path.join(out, "attention.pt"),
-        )
+        if if_main_process():
+            write_test_results(os.path.join(out, "test_results.json"), metrics, self.test_predictions, extra)
+            torch.save(
+                {"frame_shift_s": frame_shift_s, "method": self.hparams.method,
+                 "label_type": describe_label(self.hparams), "branches": self.test_attention},
+                os.path.join(out, "attention.pt"),
+            )
         self.hparams.train_logger.log_stats(
             stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
             test_stats={"loss": stage_loss, "WA": metrics["wa"], "UA": metrics["ua"]},
@@ -144,8 +164,9 @@ class MLEEBrain(sb.Brain):
 
 
 def unwrap(module):
-    """The module inside a :class:`~emo_lobes.lobes.frozen.Frozen` wrapper, or the module itself."""
-    return module.module if isinstance(module, Frozen) else module
+    """The module inside :class:`~emo_lobes.lobes.frozen.Frozen` and DDP wrappers, or the module itself."""
+    module = unwrap_module(module)
+    return unwrap_module(module.module) if isinstance(module, Frozen) else module
 
 
 def describe_label(hparams):
@@ -295,14 +316,13 @@ def load_pretrained_branch(hparams, branch):
     save = os.path.join(folder, "save")
     checkpoint = None
     if os.path.isdir(save):
-        checkpointer = sb.utils.checkpoints.Checkpointer(save, recoverables={
+        checkpointer = AtomicCheckpointer(save, recoverables={
             f"{branch}_encoder": hparams[f"{branch}_encoder_pretrained"],
             f"{branch}_normalizer": hparams[f"{branch}_normalizer_pretrained"],
         })
-        checkpoint = checkpointer.find_checkpoint(min_key="loss")
+        checkpoint = checkpointer.recover_if_possible(min_key="loss")  # the best-dev one that loads
     if checkpoint is None:
         raise EmoLobesError(f"no checkpoint in {save}", f"re-run the {kind} experiment of fold {hparams['fold']}")
-    checkpointer.load_checkpoint(checkpoint)
     return {"folder": os.path.abspath(folder), "checkpoint": str(checkpoint.path),
             "training_set": info.get("training_set"), "label_type": info.get("label_type")}
 
@@ -323,8 +343,8 @@ def write_experiment_info(hparams, split, pretrained, finished=False, results=No
 if __name__ == "__main__":
     install_excepthook()
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
+    hparams = load_hparams_checked(hparams_file, overrides)
     check_options(hparams)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
@@ -351,11 +371,13 @@ if __name__ == "__main__":
     for name, value in training_weights(datasets["train"], hparams).items():
         value = tuple(v.to(brain.device) for v in value) if isinstance(value, tuple) else value.to(brain.device)
         setattr(brain, name, value)
-    write_experiment_info(hparams, split, pretrained)
+    run_on_main(write_experiment_info, args=[hparams, split, pretrained])
 
     brain.fit(
         brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
         train_loader_kwargs=hparams["train_dataloader_opts"], valid_loader_kwargs=hparams["test_dataloader_opts"])
     brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
-    with open(os.path.join(hparams["output_folder"], "test_results.json"), encoding="utf-8") as results_file:
-        write_experiment_info(hparams, split, pretrained, finished=True, results=json.load(results_file))
+    if if_main_process():
+        with open(os.path.join(hparams["output_folder"], "test_results.json"), encoding="utf-8") as results_file:
+            write_experiment_info(hparams, split, pretrained, finished=True, results=json.load(results_file))
+    leave_process_group()

@@ -1,0 +1,70 @@
+"""torchrun: MLEE on 2 CPU processes (gloo) matches one process; prep runs once, dev/test cover every utterance once.
+
+Two processes with batches of 4 and no shuffling see, step by step, the same utterances as one process with
+batches of 8 (``DistributedSampler`` deals them out alternately). What differs: batch norm statistics come from
+each process's half batch (``SyncBatchNorm`` needs a GPU) and rank 0's running statistics are broadcast, so
+the runs agree within a tolerance, not bit for bit: dev and test losses within 0.02, each test utterance's
+class probabilities within 0.02.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from emo_lobes.synthetic import write_corpus
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
+TINY = ["--speed_factors=[]", "--num_workers=0", "--cnn_channels=[2,2,2]", "--lstm_size=4", "--attention_size=4",
+        "--dense_size=4", "--max_frequency=1000", "--number_of_epochs=2", "--noprogressbar"]
+#: Agreement between the 2-process and the 1-process run (see the module docstring).
+LOSS_TOLERANCE = 0.02
+PROBABILITY_TOLERANCE = 0.02
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return write_corpus("iemocap", str(tmp_path_factory.mktemp("ddp_data")), seed=0)
+
+
+def dev_losses(folder):
+    """Dev loss per epoch, from the train log (SpeechBrain writes 3 significant digits)."""
+    with open(os.path.join(folder, "train_log.txt"), encoding="utf-8") as log:
+        return [float(line.rsplit("valid loss: ", 1)[1]) for line in log if "valid loss: " in line]
+
+
+def test_torchrun_two_processes_match_one_process(corpus, tmp_path):
+    common = ["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={corpus}", *TINY]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                "recipes/MLEE/train.py", *common, f"--output_folder={tmp_path / 'two'}",
+                "--train_dataloader_opts={batch_size: 4, shuffle: False, num_workers: 0}",
+                "--distributed_backend=gloo", "--device=cpu"]
+    single = [sys.executable, "recipes/MLEE/train.py", *common, f"--output_folder={tmp_path / 'one'}",
+              "--train_dataloader_opts={batch_size: 8, shuffle: False, num_workers: 0}", "--device=cpu"]
+    runs = {name: subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True) for name, command in (("two", torchrun), ("one", single))}
+    output = {name: run.communicate()[0] for name, run in runs.items()}
+    for name, run in runs.items():
+        assert run.returncode == 0, output[name][-3000:]
+    # data prep ran on the main process only (it prints its report once); both processes trained
+    assert output["two"].count("# MLEE prep, fold 1") == 1
+    two, one = tmp_path / "two", tmp_path / "one"
+    results = {name: json.loads((folder / "test_results.json").read_text()) for name, folder in
+               (("two", two), ("one", one))}
+    test_ids = list(json.loads((two / "prep" / "test.json").read_text()))
+    # every test utterance once, in the manifest's order: gathered from both shards, not one shard
+    for name in ("two", "one"):
+        assert [p["id"] for p in results[name]["predictions"]] == test_ids
+    assert results["two"]["n"] == len(test_ids) and len(test_ids) > 2
+    assert max(abs(a - b) for a, b in zip(dev_losses(two), dev_losses(one))) <= LOSS_TOLERANCE
+    assert len(dev_losses(two)) == len(dev_losses(one)) == 2
+    assert abs(results["two"]["test_loss"] - results["one"]["test_loss"]) <= LOSS_TOLERANCE
+    differences = [abs(a - b) for p, q in zip(results["two"]["predictions"], results["one"]["predictions"])
+                   for a, b in zip(p["probs"], q["probs"])]
+    assert max(differences) <= PROBABILITY_TOLERANCE
+    attention = torch.load(two / "attention.pt")["branches"]["mlee"]  # gathered from both processes too
+    assert set(attention) == set(test_ids)
+    assert json.loads((two / "experiment.json").read_text())["finished"]

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Classify audio files with a trained experiment folder and write a CSV (label and class probabilities per file).
+
+Run: python tools/classify.py results/MLEE/mlee/all/1986/fold_1 speech.wav more_audio/ --output predictions.csv
+     [--device cuda] [--batch_size 8] [--embeddings]   (--embeddings adds columns emb_0, emb_1, ...)
+"""
+import argparse
+import csv
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
+from emo_lobes.inference import EmotionClassifier, audio_files  # noqa: E402
+
+
+def write_predictions_csv(results, labels, path, with_embeddings=False):
+    """Write ``path,label,p_<class>...[,emb_<i>...]`` rows, one per result of :class:`EmotionClassifier`.
+
+    Arguments
+    ---------
+    results : list of dict
+        ``path``, ``label``, ``probabilities`` and ``embedding`` per file.
+    labels : list of str
+        Class order of the probability columns.
+    path : str
+        The CSV file (its folder is created).
+    with_embeddings : bool
+        Add the embedding's values as columns.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Example
+    -------
+    >>> import tempfile, torch
+    >>> out = os.path.join(tempfile.mkdtemp(), "p.csv")
+    >>> rows = [{"path": "a.wav", "label": "sad", "probabilities": {"neu": 0.25, "sad": 0.75},
+    ...          "embedding": torch.tensor([1.0, 2.0])}]
+    >>> print(open(write_predictions_csv(rows, ["neu", "sad"], out, with_embeddings=True)).read().strip())
+    path,label,p_neu,p_sad,emb_0,emb_1
+    a.wav,sad,0.25,0.75,1,2
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        out = open(path, "w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise EmoLobesError(f"cannot write {path} ({err.strerror})", "pass an --output path you can write to") from None
+    size = len(results[0]["embedding"]) if with_embeddings and results and results[0]["embedding"] is not None else 0
+    with out:
+        writer = csv.writer(out)
+        writer.writerow(["path", "label"] + [f"p_{label}" for label in labels] + [f"emb_{i}" for i in range(size)])
+        for result in results:
+            row = [result["path"], result["label"]] + [f"{result['probabilities'][label]:.6g}" for label in labels]
+            if size:
+                row += [f"{float(value):.6g}" for value in result["embedding"]]
+            writer.writerow(row)
+    return path
+
+
+@cli_errors
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("experiment", help="a recipe's output folder (hyperparams.yaml, save/)")
+    parser.add_argument("paths", nargs="+", help="audio files or folders (searched recursively for .wav/.flac)")
+    parser.add_argument("--output", required=True, help="the CSV to write")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--embeddings", action="store_true", help="add the emotion embedding's values as columns")
+    args = parser.parse_args(argv)
+    files = audio_files(args.paths)
+    if not files:
+        raise EmoLobesError(f"no .wav or .flac file in {' '.join(args.paths)}", "give audio files or folders")
+    classifier = EmotionClassifier.from_experiment(args.experiment, device=args.device, batch_size=args.batch_size)
+    results = classifier.classify_files(files)
+    write_predictions_csv(results, classifier.labels, args.output, with_embeddings=args.embeddings)
+    print(f"[classify] {len(results)} files -> {args.output}", flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
