@@ -2,7 +2,6 @@
 multi-domain training on synthetic corpora (tiny model)."""
 import doctest
 import glob
-import importlib.util
 import json
 import os
 import runpy
@@ -13,30 +12,26 @@ import pytest
 import torch
 from speechbrain.dataio.batch import PaddedBatch
 
+from emo_lobes import features_cache
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.round_robin import RoundRobinBatches
 from emo_lobes.splits import check_no_leakage
 from emo_lobes.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.benchmarks._common import load_recipe_module, load_recipe_modules  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "EmoNet")
 TINY = ["--stem_channels=4", "--stack_channels=[8, 8, 16]", "--attention_size=8", "--head_hidden_size=8",
         "--batch_size=16", "--eval_batch_size=32", "--n_folds=4", "--n_dev_speakers=1", "--noprogressbar"]
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(f"emonet_{name}", os.path.join(RECIPE, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, RECIPE)
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(RECIPE)
-    return module
+    return load_recipe_module("EmoNet", name)
 
 
-prepare = _load("prepare")
-train = _load("train")
+prepare, train = load_recipe_modules("EmoNet", "prepare", "train")
 
 
 def run_train(hparams_name, *args):
@@ -169,10 +164,12 @@ def test_egemaps_svm_baseline_on_synthetic_corpus(corpora, tmp_path, monkeypatch
     assert results["dev_ua"] == max(results["dev_ua_by_c"].values())
     assert results["labels"] == ["angry", "happy", "neutral", "sad"] and results["n"] == len(results["predictions"])
     assert "test UAR" in capsys.readouterr().out
-    cache = np.load(os.path.join(out, "egemaps_features.npz"))
-    assert cache["features"].shape[1] == 88
+    cached = glob.glob(os.path.join(out, "feature_cache", "opensmile*eGeMAPSv02*", "*", "*.npy"))
+    assert len(cached) == results["n"] + sum(len(json.load(open(os.path.join(out, "prep", f"{part}.json"))))
+                                             for part in ("train", "valid"))
+    assert np.load(cached[0]).shape == (88,)
     # A second run on the same split reads every feature from the cache: openSMILE is never called.
-    monkeypatch.setattr(egemaps_svm.opensmile, "Smile", lambda **kwargs: pytest.fail("features recomputed"))
+    monkeypatch.setattr(features_cache, "opensmile_functionals", lambda *a, **k: pytest.fail("features recomputed"))
     egemaps_svm.main(["--prep_folder", os.path.join(out, "prep"), "--data_folder", corpora["urdu"],
                       "--output_folder", out])
     assert json.load(open(os.path.join(out, "test_results.json")))["ua"] == results["ua"]

@@ -1,5 +1,4 @@
 """EmotionEmbeddings recipe: paper splits, oversampling, the front-end cache, head routing, end-to-end runs."""
-import importlib.util
 import json
 import os
 import shutil
@@ -20,6 +19,9 @@ from emo_lobes.lobes.ssl_frontend import SSLFrontend, write_tiny_wav2vec2
 from emo_lobes.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.benchmarks._common import load_recipe_modules  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "EmotionEmbeddings")
 #: Synthetic RAVDESS has actors 01-08 only: the quick split uses speakers that exist.
 QUICK_SPLITS = {"ravdess": {"dev": ["ravdess_06"], "test": ["ravdess_07", "ravdess_08"]}}
@@ -27,20 +29,8 @@ SUBPROCESS_ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
 
 
 def load_recipe_module(name):
-    """Import recipes/EmotionEmbeddings/<name>.py under a unique name, with the recipe's own ``prepare``."""
-    saved = sys.modules.pop("prepare", None)
-    sys.path.insert(0, RECIPE)
-    try:
-        spec = importlib.util.spec_from_file_location(f"emotionembeddings_{name}_test",
-                                                      os.path.join(RECIPE, f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(RECIPE)
-        sys.modules.pop("prepare", None)
-        if saved is not None:
-            sys.modules["prepare"] = saved
-    return module
+    """recipes/EmotionEmbeddings/<name>.py as a module, with the recipe's own ``prepare``."""
+    return load_recipe_modules("EmotionEmbeddings", name)[0]
 
 
 @pytest.fixture(autouse=True)

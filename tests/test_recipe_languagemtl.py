@@ -1,6 +1,5 @@
 """Tests of the Language-ID MTL recipe: label mapping, splits, MTL loss, frozen transfer, baselines, end-to-end runs."""
 import glob
-import importlib.util
 import json
 import os
 import subprocess
@@ -20,26 +19,17 @@ from emo_lobes.lobes.lstm_classifier import LSTMClassifier
 from emo_lobes.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.benchmarks._common import load_recipe_modules  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "LanguageMTL")
 CORPORA = ("emodb", "savee", "emovo", "masc", "iemocap", "urdu")
 #: Tiny model and training for end-to-end runs.
 TINY = ["--hidden_size=8", "--number_of_epochs=2", "--batch_size=16", "--noprogressbar", "--cpu_threads=1"]
 
 
-def recipe_module(name):
-    """Import a recipe script as a module (its folder on sys.path, as when run)."""
-    if RECIPE not in sys.path:
-        sys.path.insert(0, RECIPE)
-    spec = importlib.util.spec_from_file_location(f"languagemtl_test_{name}", os.path.join(RECIPE, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare = recipe_module("prepare")
-train = recipe_module("train")
-svm_baselines = recipe_module("svm_baselines")
-make_tables = recipe_module("make_tables")
+prepare, train, svm_baselines, make_tables = load_recipe_modules("LanguageMTL", "prepare", "train", "svm_baselines",
+                                                                 "make_tables")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,4 @@
 """Tests of the SelectiveMTL recipe: data prep rules, the selective MTL loss, and short runs of every experiment."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -17,6 +16,9 @@ from emo_lobes.synthetic import write_corpus
 from emo_lobes.synthetic.csv_corpora import SPONT_FILLERS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from tools.benchmarks._common import load_recipe_modules  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "SelectiveMTL")
 NEUTRAL = 3  # index of neutral in the recipe's emotion list
 #: Tiny model and short audio so one run takes seconds on 2 CPU cores.
@@ -26,16 +28,7 @@ TINY = ["--number_of_epochs=1", "--lstm_size=8", "--lstm_layers=2", "--attention
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
-def _load(name, filename):
-    # The recipe's modules under unique names, so other recipes' prepare.py cannot shadow them.
-    spec = importlib.util.spec_from_file_location(name, os.path.join(RECIPE, filename))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-prepare = _load("selectivemtl_prepare", "prepare.py")
-make_tables = _load("selectivemtl_make_tables", "make_tables.py")
+prepare, make_tables = load_recipe_modules("SelectiveMTL", "prepare", "make_tables")
 
 
 @pytest.fixture(scope="module")

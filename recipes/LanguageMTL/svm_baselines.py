@@ -11,8 +11,8 @@ row IS09 + SVC; eGeMAPS + linear SVM for the URDU check):
         --baseline_classifiers=[linear_svc]
 
 Features come from the on-disk cache (emo_lobes.features_cache), so a second run computes nothing. Each
-classifier is scikit-learn's, after standardisation fitted on the training part; C is chosen on the dev
-speakers by UA.
+classifier is scikit-learn's (through emo_lobes.functional_baselines), after standardisation fitted on the
+training part; C is chosen on the dev speakers by UA.
 """
 import os
 import sys
@@ -20,11 +20,6 @@ import sys
 import numpy as np
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC, LinearSVC
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
@@ -32,90 +27,13 @@ sys.path.insert(0, RECIPE_DIR)
 
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features_cache import functionals_cache  # noqa: E402
+from emo_lobes.functional_baselines import CLASSIFIERS, fit_functional_baseline, score_on_test  # noqa: E402
 from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
 from prepare import EMOTION_CLASSES, corpus_manifests, data_root_key, prepare_language_mtl  # noqa: E402
 
-CLASSIFIERS = ("svc", "logreg", "linear_svc")
 EXPERIMENTS = ("single_corpus", "cross_corpus")
-
-
-def make_classifier(name, c_value, seed=0):
-    """A scikit-learn pipeline: standardisation, then the classifier with regularisation ``C``.
-
-    - ``svc``: one-vs-rest RBF SVC (Section 4.1 "Support Vector one-vs-rest classifier").
-    - ``logreg``: one-vs-rest logistic regression (Section 4.1).
-    - ``linear_svc``: linear SVM (one-vs-rest), the eGeMAPS baseline.
-
-    Arguments
-    ---------
-    name : str
-        One of :data:`CLASSIFIERS`.
-    c_value : float
-        Inverse regularisation strength.
-    seed : int
-        Seeds the solvers that draw random numbers.
-
-    Returns
-    -------
-    sklearn.pipeline.Pipeline
-        Unfitted.
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(0)
-    >>> x = np.concatenate([rng.normal(0, 1, (20, 4)), rng.normal(3, 1, (20, 4))]); y = [0] * 20 + [1] * 20
-    >>> [float(make_classifier(n, 1.0).fit(x, y).score(x, y)) for n in CLASSIFIERS]
-    [1.0, 1.0, 1.0]
-    """
-    if name == "svc":
-        classifier = OneVsRestClassifier(SVC(C=c_value, kernel="rbf", gamma="scale"))
-    elif name == "logreg":
-        classifier = OneVsRestClassifier(LogisticRegression(C=c_value, max_iter=5000, random_state=seed))
-    elif name == "linear_svc":
-        classifier = LinearSVC(C=c_value, max_iter=20000, random_state=seed)
-    else:
-        raise EmoLobesError(f"unknown baseline classifier '{name}'", f"use one of {', '.join(CLASSIFIERS)}")
-    return make_pipeline(StandardScaler(), classifier)
-
-
-def fit_with_dev(name, train, dev, c_grid, seed=0):
-    """Fit one classifier per ``C`` on ``train``, keep the one with the best UA on ``dev``.
-
-    Arguments
-    ---------
-    name : str
-        Classifier (see :func:`make_classifier`).
-    train, dev : tuple
-        ``(features [n, d], labels [n])``.
-    c_grid : list of float
-        Values of ``C`` tried.
-    seed : int
-        Solver seed.
-
-    Returns
-    -------
-    tuple
-        ``(fitted pipeline, chosen C, {C: dev UA})``.
-
-    Example
-    -------
-    >>> rng = np.random.default_rng(1)
-    >>> x = np.concatenate([rng.normal(0, 1, (30, 3)), rng.normal(2, 1, (30, 3))]); y = np.repeat([0, 1], 30)
-    >>> model, c_value, dev_ua = fit_with_dev("logreg", (x[::2], y[::2]), (x[1::2], y[1::2]), [0.1, 1.0])
-    >>> c_value in (0.1, 1.0), sorted(dev_ua)
-    (True, [0.1, 1.0])
-    """
-    if not len(dev[0]):
-        raise EmoLobesError("the dev part is empty, so C cannot be chosen", "hold out at least one dev speaker")
-    scores, best = {}, None
-    for c_value in c_grid:
-        model = make_classifier(name, float(c_value), seed).fit(*train)
-        scores[float(c_value)] = classification_metrics(list(dev[1]), list(model.predict(dev[0])))["ua"]
-        if best is None or scores[float(c_value)] > scores[best[1]]:
-            best = (model, float(c_value))
-    return best[0], best[1], scores
 
 
 def load_part(manifest_path, corpus_folder, corpus, cache):
@@ -195,7 +113,8 @@ def run_baselines(hparams):
     train, dev = pooled("train"), pooled("valid")
     summary = {}
     for name in hparams["baseline_classifiers"]:
-        model, c_value, dev_scores = fit_with_dev(name, train, dev, hparams["baseline_c_grid"], hparams["seed"])
+        fitted = fit_functional_baseline(train, dev, hparams["baseline_c_grid"], name, seed=hparams["seed"])
+        c_value, dev_scores = fitted["c"], fitted["dev_ua"]
         table, row = row_name(hparams["experiment"], hparams["baseline_feature_set"], name)
         extra = {"recipe": "LanguageMTL", "table": table, "row": row, "experiment": hparams["experiment"],
                  "features": hparams["baseline_feature_set"], "classifier": name, "C": c_value,
@@ -205,10 +124,8 @@ def run_baselines(hparams):
         all_predictions, summary[name] = [], {}
         for corpus in hparams["test_corpora"]:
             ids, features, labels = parts[corpus]["test"]
-            predicted = model.predict(features)
-            predictions = [{"id": utt, "corpus": corpus, "true": true, "pred": str(pred)}
-                           for utt, true, pred in zip(ids, labels, predicted)]
-            metrics = classification_metrics(labels, [str(p) for p in predicted], labels=list(EMOTION_CLASSES))
+            metrics, predictions = score_on_test(fitted["model"], (features, labels), list(EMOTION_CLASSES), ids,
+                                                 corpus=corpus)
             write_test_results(_folder(output, name, corpus), metrics, predictions,
                                dict(extra, corpus=corpus, scope="corpus"))
             all_predictions += predictions

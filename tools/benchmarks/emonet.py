@@ -7,31 +7,18 @@ instead of 64, so that the 68 training utterances give several steady-state batc
 are cached in memory by a first pass (timed apart as ``audio_cache_fill_s``), so an epoch reads audio from
 memory; the log mel spectrogram is computed per batch and counts as outside the model.
 """
-import importlib.util
 import os
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from tools.benchmarks._common import load_recipe_module  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "EmoNet")
 #: At most 20 % of the epoch outside the model on CPU (issue 4).
 TARGETS = {"outside_model_share": ("<=", 0.2)}
-
-
-def load_recipe_module(name):
-    """Import ``recipes/EmoNet/<name>.py`` with its folder on ``sys.path`` (train.py imports prepare).
-
-    Example
-    -------
-    >>> load_recipe_module("train").SHARED_MODEL_FILE
-    'shared_model.ckpt'
-    """
-    if RECIPE not in sys.path:
-        sys.path.insert(0, RECIPE)
-    spec = importlib.util.spec_from_file_location(f"emonet_{name}", os.path.join(RECIPE, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(workdir, quick=False):
@@ -57,7 +44,7 @@ def run(workdir, quick=False):
     from emo_lobes.profiling import profile_training_epoch
     from emo_lobes.synthetic import write_corpus
 
-    train = load_recipe_module("train")
+    train = load_recipe_module("EmoNet", "train")
     folder = write_corpus("urdu", os.path.join(workdir, "data"))
     overrides = {"data_folder": folder, "output_folder": os.path.join(workdir, "exp"), "n_folds": 4,
                  "batch_size": 16}

@@ -9,7 +9,6 @@ speed-up measured here is a lower bound). Three epochs are profiled on CPU with 
 (the first fills it, the second reads it) and without (the front-end runs on every utterance, as a recipe
 without a cache would). Target: the cached epoch is at least 5x faster than the recomputing one.
 """
-import importlib.util
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ sys.path.insert(0, ROOT)
 from emo_lobes.lobes.ssl_frontend import write_tiny_wav2vec2  # noqa: E402
 from emo_lobes.profiling import profile_training_epoch  # noqa: E402
 from emo_lobes.synthetic import write_corpus  # noqa: E402
+from tools.benchmarks._common import load_recipe_module  # noqa: E402
 
 RECIPE = os.path.join(ROOT, "recipes", "EmotionEmbeddings")
 #: What the benchmark checks (tools/benchmark.py compares the result with these).
@@ -30,32 +30,6 @@ TARGETS = {"cache_speedup": (">=", 5.0)}
 #: The stand-in wav2vec2 (full workload) and the quick one (a smoke test of the entry).
 MODEL_SIZES = {"full": {"hidden_size": 256, "num_layers": 4, "conv_channels": 256, "num_heads": 4},
                "quick": {"hidden_size": 32, "num_layers": 2, "conv_channels": 32, "num_heads": 2}}
-
-
-def load_recipe_train():
-    """Import the recipe's train.py under a unique name, with its own ``prepare`` module.
-
-    Other recipes' benchmark entries may have imported a module named ``prepare`` already; it is set aside while
-    train.py imports its own, then put back.
-
-    Returns
-    -------
-    module
-        The recipe's train.py as a module.
-    """
-    saved = sys.modules.pop("prepare", None)
-    sys.path.insert(0, RECIPE)
-    try:
-        spec = importlib.util.spec_from_file_location("emotionembeddings_train_benchmark",
-                                                      os.path.join(RECIPE, "train.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(RECIPE)
-        sys.modules.pop("prepare", None)
-        if saved is not None:
-            sys.modules["prepare"] = saved
-    return module
 
 
 def _brain(train, workdir, model_folder, cache, overrides):
@@ -95,7 +69,7 @@ def run(workdir, quick=False):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # steady timings on a shared machine
     try:
-        train = load_recipe_train()
+        train = load_recipe_module("EmotionEmbeddings", "train")
         data_root = os.path.dirname(write_corpus("emodb", os.path.join(workdir, "data"), seed=0))
         size = MODEL_SIZES["quick" if quick else "full"]
         model_folder = write_tiny_wav2vec2(os.path.join(workdir, "wav2vec2"), seed=0, **size)

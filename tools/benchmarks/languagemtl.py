@@ -7,33 +7,19 @@ is (2 x 128 LSTM, emotion + language heads, batch 32, 1 CPU thread). Kaldi MFCCs
 (timed apart: first pass and cache reload), so an epoch only reads them from memory: the share of time outside the model
 should be small.
 """
-import importlib.util
 import os
+import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from tools.benchmarks._common import load_recipe_module  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "LanguageMTL")
 CORPORA = ("emodb", "savee", "emovo", "masc", "iemocap")
 #: Features are cached, so little time should go outside the LSTM.
 TARGETS = {"outside_model_share": ("<=", 0.2)}
-
-
-def load_recipe_module(name):
-    """Import ``recipes/LanguageMTL/<name>.py`` (its folder goes on ``sys.path`` as train.py expects).
-
-    Example
-    -------
-    >>> load_recipe_module("make_tables").features_title("mfcc")
-    'MFCC'
-    """
-    import sys
-
-    if RECIPE not in sys.path:
-        sys.path.insert(0, RECIPE)
-    spec = importlib.util.spec_from_file_location(f"languagemtl_{name}", os.path.join(RECIPE, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(workdir, quick=False):
@@ -59,7 +45,7 @@ def run(workdir, quick=False):
     from emo_lobes.profiling import profile_training_epoch
     from emo_lobes.synthetic import write_corpus
 
-    train = load_recipe_module("train")
+    train = load_recipe_module("LanguageMTL", "train")
     folders = {corpus: write_corpus(corpus, os.path.join(workdir, "data")) for corpus in CORPORA}
     overrides = {"data_folder": os.path.join(workdir, "data"), "output_folder": os.path.join(workdir, "exp"),
                  "feature_cache_folder": os.path.join(workdir, "feature_cache")}

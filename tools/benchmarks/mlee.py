@@ -7,7 +7,6 @@ speed-perturbed copies, the Table 2 model, batch 16, on CPU. Features are comput
 pipeline only reads (and speed-perturbs) waveforms; the STFT runs on the padded batch inside
 ``compute_forward``, so the spectrogram and normaliser are timed as "outside the model".
 """
-import importlib.util
 import os
 import sys
 
@@ -19,27 +18,13 @@ sys.path.insert(0, ROOT)
 
 from emo_lobes.profiling import profile_training_epoch  # noqa: E402
 from emo_lobes.synthetic import write_corpus  # noqa: E402
+from tools.benchmarks._common import load_recipe_module  # noqa: E402
 
 RECIPE = os.path.join(ROOT, "recipes", "MLEE")
 #: What the benchmark checks (tools/benchmark.py compares the result with these).
 TARGETS = {"outside_model_share": ("<=", 0.20)}
 #: The quick workload's tiny model (a smoke test of the entry, not a measurement of the paper's model).
 QUICK_OVERRIDES = {"cnn_channels": [4, 4, 4], "lstm_size": 8, "attention_size": 8, "dense_size": 8}
-
-
-def _load_train_module():
-    """recipes/MLEE/train.py as a module; its ``prepare`` import is not left in ``sys.modules`` for others."""
-    saved_path, saved_prepare = list(sys.path), sys.modules.pop("prepare", None)
-    try:
-        spec = importlib.util.spec_from_file_location("mlee_train_benchmark", os.path.join(RECIPE, "train.py"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path[:] = saved_path
-        sys.modules.pop("prepare", None)
-        if saved_prepare is not None:
-            sys.modules["prepare"] = saved_prepare
-    return module
 
 
 def run(workdir, quick=False):
@@ -58,7 +43,7 @@ def run(workdir, quick=False):
         :func:`emo_lobes.profiling.profile_training_epoch`'s numbers plus ``workload``, ``features`` and
         ``num_workers``.
     """
-    train = _load_train_module()
+    train = load_recipe_module("MLEE", "train")
     corpus = write_corpus("iemocap", workdir, seed=0)
     overrides = {"data_folder": corpus, "output_folder": os.path.join(workdir, "mlee_benchmark"), "fold": 1,
                  "training_set": "all", "speed_factors": [] if quick else [0.9, 1.1]}

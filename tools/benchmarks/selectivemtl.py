@@ -9,51 +9,19 @@ the paper's model takes 8-25 s). Quick run: a tiny model (Bi-LSTM 2x16), a smoke
 small that the filterbanks take half of the step. Loading, resampling, cutting, filterbanks and their
 normalisation count as outside the model.
 """
-import importlib.util
 import os
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, ROOT)
+
+from tools.benchmarks._common import load_recipe_modules  # noqa: E402
+
 RECIPE = os.path.join(ROOT, "recipes", "SelectiveMTL")
 #: At most 20 % of the epoch outside the model on CPU (issue 5).
 TARGETS = {"outside_model_share": ("<=", 0.2)}
 #: Overrides of the quick run's tiny model.
 QUICK_MODEL = {"lstm_size": 16, "attention_size": 16, "attention_heads": 2, "dense1_size": 64, "dense2_size": 32}
-
-
-def load_recipe_modules():
-    """The recipe's ``prepare`` and ``train`` modules, imported under unique names.
-
-    ``train.py`` does ``from prepare import ...``; the recipe's own ``prepare`` is put in ``sys.modules`` for that
-    import only, so another recipe's ``prepare.py`` loaded in the same process cannot be picked up instead.
-
-    Returns
-    -------
-    tuple
-        ``(prepare, train)`` modules.
-
-    Example
-    -------
-    >>> prepare, train = load_recipe_modules()
-    >>> prepare.EMOTIONS, callable(train.dataio_prep)
-    (('angry', 'sad', 'happy', 'neutral'), True)
-    """
-    modules = {}
-    saved = sys.modules.get("prepare")
-    try:
-        for name in ("prepare", "train"):
-            spec = importlib.util.spec_from_file_location(f"selectivemtl_{name}", os.path.join(RECIPE, f"{name}.py"))
-            module = importlib.util.module_from_spec(spec)
-            if name == "prepare":
-                sys.modules["prepare"] = module
-            spec.loader.exec_module(module)
-            modules[name] = module
-    finally:
-        if saved is None:
-            sys.modules.pop("prepare", None)
-        else:
-            sys.modules["prepare"] = saved
-    return modules["prepare"], modules["train"]
 
 
 def run(workdir, quick=False):
@@ -78,7 +46,7 @@ def run(workdir, quick=False):
     from emo_lobes.profiling import profile_training_epoch
     from emo_lobes.synthetic import write_corpus
 
-    prepare, train = load_recipe_modules()
+    prepare, train = load_recipe_modules("SelectiveMTL", "prepare", "train")
     data_root = os.path.join(workdir, "data")
     for name in ("iemocap", "spont"):
         write_corpus(name, data_root)
