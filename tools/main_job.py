@@ -52,8 +52,14 @@ QUICK_RUNS = [
             ["{python}", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/transfer.yaml", "--corpus=urdu",
              "--data_folder={syn}/URDU", "--pretrained_folder={out}/multidomain", "--output_folder={out}/transfer_urdu",
              "--max_epochs=3", "--patience=2", *EMONET_QUICK],
+            # a longer single-corpus run, so the table shows the network learning from prosody
+            ["{python}", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/scratch.yaml", "--corpus=emodb",
+             "--data_folder={syn}/EmoDB", "--stem_channels=8", "--stack_channels=[16,16,32]", "--attention_size=32",
+             "--head_hidden_size=32", "--batch_size=16", "--lr_levels=[0.01, 0.001]", "--max_epochs=40",
+             "--patience=40", "--output_folder={out}/scratch_emodb", "--noprogressbar"],
         ],
-        "results": [("URDU, adapters transferred from EmoDB + RAVDESS + CaFE", "transfer_urdu/test_results.json")],
+        "results": [("URDU, adapters transferred from EmoDB + RAVDESS + CaFE", "transfer_urdu/test_results.json"),
+                    ("EmoDB, from scratch (small widths, 40 epochs, lr 0.01)", "scratch_emodb/test_results.json")],
     },
     {
         "recipe": "EmotionEmbeddings",
@@ -66,12 +72,18 @@ QUICK_RUNS = [
              # the synthetic RAVDESS has actors 01-08 only, so the paper's dev/test actors 19-24 are replaced
              "--splits={{ravdess: {{dev: [ravdess_06], test: [ravdess_07, ravdess_08]}}}}",
              "--output_folder={out}/multi_corpus", "--feature_cache_dir={out}/feature_cache", "--noprogressbar"],
+            # the random wav2vec2 carries no emotion; the log-mel front-end shows the shared GRU learning
+            ["{python}", "recipes/EmotionEmbeddings/train.py", "recipes/EmotionEmbeddings/hparams/multi_corpus_mfb.yaml",
+             "--data_folder={syn}", "--number_of_epochs=15", "--lr=0.003",
+             "--splits={{ravdess: {{dev: [ravdess_06], test: [ravdess_07, ravdess_08]}}}}",
+             "--output_folder={out}/multi_corpus_mfb", "--noprogressbar"],
             ["{python}", "recipes/EmotionEmbeddings/cross_corpus.py", "--setting", "Multi-corpus={out}/multi_corpus",
              "--output_folder", "{out}/tables"],
             ["{python}", "recipes/EmotionEmbeddings/plot_embeddings.py", "--run", "Multi-corpus={out}/multi_corpus",
              "--output", "{out}/tables/figure2_umap.png"],
         ],
-        "results": [("CaFE + EmoDB + GEMEP + RAVDESS (tiny random wav2vec2)", "multi_corpus/test_results.json")],
+        "results": [("CaFE + EmoDB + GEMEP + RAVDESS (tiny random wav2vec2)", "multi_corpus/test_results.json"),
+                    ("CaFE + EmoDB + GEMEP + RAVDESS (log-mel front-end, 15 epochs)", "multi_corpus_mfb/test_results.json")],
     },
     {
         "recipe": "MLEE",
