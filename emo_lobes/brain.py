@@ -37,6 +37,8 @@ class EmoLobesBrain(sb.Brain):
     - Under torchrun, dev and test loaders are sharded with :class:`~emo_lobes.distributed.EvaluationShardSampler`
       (SpeechBrain keeps them whole on every process), and :meth:`loss_over_processes` averages the stage loss over
       the batches of all processes, so early stopping and checkpoint choice agree on every process.
+    - The optimiser gets the trainable parameters only (frozen encoders, front-ends or shared models get no
+      momentum, weight decay or optimiser state).
     - On CPU (gloo backend) modules are wrapped in DDP without SpeechBrain's conversion to ``SyncBatchNorm``,
       which PyTorch supports on GPUs only; batch norm statistics then follow DDP's default (rank 0's buffers are
       broadcast before each forward pass).
@@ -60,6 +62,15 @@ class EmoLobesBrain(sb.Brain):
     >>> round(brain.last_loss, 6) == round(brain.evaluate(data), 6)
     True
     """
+
+    def init_optimizers(self):
+        """One ``opt_class`` optimiser over the parameters that require gradients, saved with the checkpoints."""
+        if self.opt_class is None:
+            return
+        self.optimizer = self.opt_class([p for p in self.modules.parameters() if p.requires_grad])
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loaders, with a private generator for training and shards for dev/test under torchrun."""

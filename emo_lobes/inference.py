@@ -9,8 +9,8 @@ tensors only (``torch.load(weights_only=True)``: no pickled code runs)::
     results = classifier.classify(["a.wav", "folder_of_wavs/"])
 
 Each recipe says how audio becomes class scores in a small :class:`RecipeAdapter` registered under the recipe
-name its experiment folders carry (``"recipe"`` in ``experiment.json`` or ``test_results.json``); MLEE and
-LanguageMTL are here, other recipes add theirs with :func:`register_adapter`.
+name its experiment folders carry (``"recipe"`` in ``experiment.json`` or ``test_results.json``); the adapters
+live in :mod:`emo_lobes.adapters`, one module per recipe, registered with :func:`register_adapter`.
 Command line: ``python tools/classify.py EXPERIMENT_FOLDER PATH... --output predictions.csv``.
 """
 import json
@@ -24,7 +24,6 @@ from emo_lobes.audio import load_audio
 from emo_lobes.checkpoints import load_module_tensors
 from emo_lobes.corpora.base import AUDIO_EXTENSIONS, find_audio_files
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.existence import TARGET_CODES, predict_from_existence
 from emo_lobes.hparams_check import hparams_keys
 
 #: Recipe name -> adapter class (filled by :func:`register_adapter`).
@@ -92,74 +91,6 @@ class RecipeAdapter:
     def scores(self, wavs, wav_lens):
         """Class probabilities ``[batch, classes]``, predicted indices ``[batch]`` and embeddings (or ``None``)."""
         raise NotImplementedError
-
-
-@register_adapter("MLEE")
-class MLEEAdapter(RecipeAdapter):
-    """MLEE (recipes/MLEE): spectrogram -> per-branch normalisation and encoder -> concatenation -> classifier.
-
-    Probabilities are softmax outputs for dominant-emotion methods and per-class existence probabilities
-    (sigmoid, eq. 7's argmax picks the label) for ``method: mlee``; the embedding is the concatenated
-    attention-pooled encoder outputs (``2 x lstm_size`` per branch).
-    """
-
-    def __init__(self, hparams, labels=None):
-        super().__init__(hparams, TARGET_CODES)  # the classes of every MLEE method
-
-    def modules(self):
-        names = ["spectrogram", "classifier"]
-        for branch in self.hparams["branches"]:
-            names += [f"{branch}_normalizer", f"{branch}_encoder"]
-        return {name: self.hparams[name] for name in names}
-
-    def scores(self, wavs, wav_lens):
-        feats, feat_lens = self.hparams["spectrogram"](wavs, wav_lens)
-        embeddings = []
-        for branch in self.hparams["branches"]:
-            normalized = self.hparams[f"{branch}_normalizer"](feats, feat_lens)
-            embeddings.append(self.hparams[f"{branch}_encoder"](normalized, feat_lens)[0])
-        embedding = torch.cat(embeddings, dim=1)
-        logits = self.hparams["classifier"](embedding)
-        if self.hparams["method"] == "mlee":
-            return torch.sigmoid(logits), predict_from_existence(logits), embedding
-        return torch.softmax(logits, dim=-1), logits.argmax(dim=-1), embedding
-
-
-@register_adapter("LanguageMTL")
-class LanguageMTLAdapter(RecipeAdapter):
-    """LanguageMTL (recipes/LanguageMTL): cached-feature recipe's features computed per file -> LSTM -> emotion head.
-
-    Features are Kaldi MFCC frames or openSMILE functionals (``features`` in the hparams), computed as the recipe
-    does but not cached; the embedding is the LSTM summary. For ``experiment: transfer`` this is the IEMOCAP base
-    model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``).
-    """
-
-    best_checkpoint = {"min_key": "error_rate"}
-
-    def __init__(self, hparams, labels):
-        super().__init__(hparams, labels)
-        from emo_lobes.features_cache import feature_cache_for  # openSMILE is imported only for this recipe
-
-        self.features = feature_cache_for(hparams["features"], None, hparams["n_mfcc"], hparams["max_frames"])
-        self.sample_rate = None  # the feature extractor reads the file itself
-
-    def modules(self):
-        return {"model": self.hparams["model"], "normalize": self.hparams["normalize"]}
-
-    def load(self, path):
-        value = torch.from_numpy(self.features.get(path)).float()
-        return value if value.dim() == 2 else value.unsqueeze(0)  # functionals: a 1-frame sequence
-
-    def scores(self, feats, lengths):
-        if not self.hparams["use_lengths"] and self.hparams["features"] == "mfcc":
-            frames = feats.shape[1]
-            feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, self.hparams["max_frames"] - frames)))
-            lengths = lengths * frames / feats.shape[1]
-        model = self.hparams["model"]
-        feats = self.hparams["normalize"](feats, lengths)
-        summary = model.encode(feats, lengths if self.hparams["use_lengths"] else None)
-        probabilities = model.classify_emotion(summary).exp()
-        return probabilities, probabilities.argmax(dim=-1), summary
 
 
 def _read_json(path):
@@ -263,6 +194,8 @@ class EmotionClassifier:
         if not os.path.isfile(hparams_path):
             raise EmoLobesError(f"{folder} is not an experiment folder (no {HPARAMS_FILE})",
                                 "give the output folder of a finished train.py run")
+        import emo_lobes.adapters  # noqa: F401  (registers every recipe's adapter; imported here: they import us)
+
         recipe = recipe or experiment_recipe(folder)
         if recipe not in ADAPTERS:
             raise EmoLobesError(f"no inference adapter for recipe {recipe!r} of {folder}",

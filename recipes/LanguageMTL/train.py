@@ -119,14 +119,6 @@ class LanguageMTLBrain(EmoLobesBrain):
                 test_stats=stats,
             )
 
-    def init_optimizers(self):
-        """One optimiser over the trainable parameters only (a frozen LSTM is left out)."""
-        if self.opt_class is None:
-            return
-        self.optimizer = self.opt_class([p for p in self.modules.parameters() if p.requires_grad])
-        if self.checkpointer is not None:
-            self.checkpointer.add_recoverable("optimizer", self.optimizer)
-
 
 def check_hparams(hparams):
     """Fail with one line on option values the recipe does not know, or a language head that does not fit.

@@ -1,0 +1,41 @@
+"""Inference adapter of the LanguageMTL recipe: MFCC frames or openSMILE functionals -> LSTM -> emotion head."""
+import torch
+
+from emo_lobes.inference import RecipeAdapter, register_adapter
+
+
+@register_adapter("LanguageMTL")
+class LanguageMTLAdapter(RecipeAdapter):
+    """LanguageMTL (recipes/LanguageMTL): cached-feature recipe's features computed per file -> LSTM -> emotion head.
+
+    Features are Kaldi MFCC frames or openSMILE functionals (``features`` in the hparams), computed as the recipe
+    does but not cached; the embedding is the LSTM summary. For ``experiment: transfer`` this is the IEMOCAP base
+    model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``).
+    """
+
+    best_checkpoint = {"min_key": "error_rate"}
+
+    def __init__(self, hparams, labels):
+        super().__init__(hparams, labels)
+        from emo_lobes.features_cache import feature_cache_for  # openSMILE is imported only for this recipe
+
+        self.features = feature_cache_for(hparams["features"], None, hparams["n_mfcc"], hparams["max_frames"])
+        self.sample_rate = None  # the feature extractor reads the file itself
+
+    def modules(self):
+        return {"model": self.hparams["model"], "normalize": self.hparams["normalize"]}
+
+    def load(self, path):
+        value = torch.from_numpy(self.features.get(path)).float()
+        return value if value.dim() == 2 else value.unsqueeze(0)  # functionals: a 1-frame sequence
+
+    def scores(self, feats, lengths):
+        if not self.hparams["use_lengths"] and self.hparams["features"] == "mfcc":
+            frames = feats.shape[1]
+            feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, self.hparams["max_frames"] - frames)))
+            lengths = lengths * frames / feats.shape[1]
+        model = self.hparams["model"]
+        feats = self.hparams["normalize"](feats, lengths)
+        summary = model.encode(feats, lengths if self.hparams["use_lengths"] else None)
+        probabilities = model.classify_emotion(summary).exp()
+        return probabilities, probabilities.argmax(dim=-1), summary
