@@ -60,6 +60,16 @@ def test_failed_fold_stops_with_one_line_and_resumes(tmp_path):
     assert (out / "calls.log").read_text().split() == ["1", "2", "2", "3"]
 
 
+def test_a_fold_killed_after_its_results_but_before_train_py_ended_runs_again(tmp_path):
+    proc, out = run_runner(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (out / "fold_2" / "cv_fold_done.json").unlink()  # as if killed between test_results.json and the exit
+    proc, out = run_runner(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "calls.log").read_text().split() == ["1", "2", "3", "2"]
+    assert "[cv] fold 1: done already" in proc.stdout and (out / "fold_2" / "cv_fold_done.json").exists()
+
+
 def test_bad_fold_spec_is_one_line(tmp_path):
     proc, _ = run_runner(tmp_path)
     proc = subprocess.run([sys.executable, RUNNER, str(tmp_path / "train.py"), str(tmp_path / "h.yaml"),

@@ -1,10 +1,12 @@
-"""torchrun: MLEE on 2 CPU processes (gloo) matches one process; prep runs once, dev/test cover every utterance once.
+"""torchrun: MLEE and LanguageMTL on 2 CPU processes (gloo) match one process; prep runs once, dev/test cover every
+utterance once.
 
 Two processes with batches of 4 and no shuffling see, step by step, the same utterances as one process with
 batches of 8 (``DistributedSampler`` deals them out alternately). What differs: batch norm statistics come from
 each process's half batch (``SyncBatchNorm`` needs a GPU) and rank 0's running statistics are broadcast, so
 the runs agree within a tolerance, not bit for bit: dev and test losses within 0.02, each test utterance's
-class probabilities within 0.02.
+class probabilities within 0.02. LanguageMTL has no batch norm; its global feature normalisation is combined over
+processes by SpeechBrain, and ``DistributedSampler`` pads the last batch: same tolerances.
 """
 import json
 import os
@@ -33,7 +35,7 @@ def corpus(tmp_path_factory):
 def dev_losses(folder):
     """Dev loss per epoch, from the train log (SpeechBrain writes 3 significant digits)."""
     with open(os.path.join(folder, "train_log.txt"), encoding="utf-8") as log:
-        return [float(line.rsplit("valid loss: ", 1)[1]) for line in log if "valid loss: " in line]
+        return [float(line.rsplit("valid loss: ", 1)[1].split(",")[0]) for line in log if "valid loss: " in line]
 
 
 def test_torchrun_two_processes_match_one_process(corpus, tmp_path):
@@ -68,3 +70,30 @@ def test_torchrun_two_processes_match_one_process(corpus, tmp_path):
     attention = torch.load(two / "attention.pt")["branches"]["mlee"]  # gathered from both processes too
     assert set(attention) == set(test_ids)
     assert json.loads((two / "experiment.json").read_text())["finished"]
+
+
+def test_languagemtl_torchrun_two_processes_match_one_process(tmp_path):
+    data = tmp_path / "data"
+    write_corpus("emodb", str(data), seed=0)
+    common = ["recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml", f"--data_folder={data}",
+              "--corpus=emodb", f"--feature_cache_folder={tmp_path / 'cache'}", "--hidden_size=8",
+              "--number_of_epochs=3", "--noprogressbar", "--cpu_threads=1", "--device=cpu"]
+    # the main process fills the feature cache first; the single-process run starts once it is there
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          *common, f"--output_folder={tmp_path / 'two'}", "--distributed_backend=gloo",
+                          "--dataloader_options={batch_size: 8, shuffle: False}"],
+                         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert two.returncode == 0, two.stdout[-3000:]
+    one = subprocess.run([sys.executable, *common, f"--output_folder={tmp_path / 'one'}",
+                          "--dataloader_options={batch_size: 16, shuffle: False}"],
+                         cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert one.returncode == 0, one.stdout[-3000:]
+    assert two.stdout.count("[features] mfcc:") == 1 and "read from" in one.stdout
+    results = {name: json.loads((tmp_path / name / "test_results.json").read_text()) for name in ("two", "one")}
+    test_ids = list(json.loads((tmp_path / "two" / "prep" / "emodb" / "test.json").read_text()))
+    assert [p["id"] for p in results["two"]["predictions"]] == [p["id"] for p in results["one"]["predictions"]]
+    assert sorted(p["id"] for p in results["two"]["predictions"]) == sorted(test_ids) and len(test_ids) > 2
+    assert max(abs(a - b) for a, b in zip(dev_losses(tmp_path / "two"), dev_losses(tmp_path / "one"))) <= LOSS_TOLERANCE
+    differences = [abs(a - b) for p, q in zip(results["two"]["predictions"], results["one"]["predictions"])
+                   for a, b in zip(p["probs"], q["probs"])]
+    assert max(differences) <= PROBABILITY_TOLERANCE

@@ -5,9 +5,10 @@ Run: python tools/cross_validate.py recipes/MLEE/train.py recipes/MLEE/hparams/m
         --folds 1-10 --output_folder results/MLEE/mlee --data_folder=/data/IEMOCAP_full_release
 
 Every argument after the named ones is passed to each train.py call unchanged (hparams overrides).
-Fold k runs ``train.py HPARAMS --fold=k --output_folder=OUT/fold_k ...``. A fold whose
-``test_results.json`` exists is done and skipped; an interrupted fold is started again with the same
-command, so SpeechBrain's checkpointer resumes it where it stopped. The aggregate goes to
+Fold k runs ``train.py HPARAMS --fold=k --output_folder=OUT/fold_k ...``. When train.py exits with status 0
+the runner writes ``OUT/fold_k/cv_fold_done.json``; a fold with that file is done and skipped. Any other fold
+(never started, failed, or killed, even after its ``test_results.json`` but before train.py ended) is started
+again with the same command, so the checkpointer resumes it where it stopped. The aggregate goes to
 ``OUT/cv_results.json`` and ``OUT/cv_results.md``.
 """
 import argparse
@@ -24,6 +25,8 @@ from emo_lobes.metrics import aggregate_folds, read_test_results  # noqa: E402
 from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
 
 RESULT_FILE = "test_results.json"
+#: Written by the runner once a fold's train.py has exited with status 0: the fold is done.
+DONE_FILE = "cv_fold_done.json"
 
 
 def parse_folds(spec):
@@ -124,8 +127,8 @@ def main(argv=None):
     folds = parse_folds(args.folds)
     os.makedirs(args.output_folder, exist_ok=True)
     for fold in folds:
-        done = os.path.join(args.output_folder, f"fold_{fold}", RESULT_FILE)
-        if os.path.exists(done):
+        done = os.path.join(args.output_folder, f"fold_{fold}", DONE_FILE)
+        if os.path.exists(done) and os.path.exists(os.path.join(os.path.dirname(done), RESULT_FILE)):
             print(f"[cv] fold {fold}: done already ({done})", flush=True)
             continue
         command = fold_command(args.train_script, args.hparams, fold, args.output_folder, overrides)
@@ -135,6 +138,10 @@ def main(argv=None):
         if code != 0:
             raise EmoLobesError(f"fold {fold} failed with exit status {code}",
                                 "read the log above; run this command again to resume from the last checkpoint")
+        if not os.path.exists(os.path.join(os.path.dirname(done), RESULT_FILE)):
+            raise EmoLobesError(f"fold {fold} ended without writing {RESULT_FILE}",
+                                f"check that {args.train_script} writes <output_folder>/{RESULT_FILE}")
+        write_json_atomic({"fold": fold, "command": command, "seconds": round(time.time() - start, 1)}, done)
         print(f"[cv] fold {fold}: finished in {time.time() - start:.0f} s", flush=True)
     result = aggregate(args.output_folder, folds)
     with open(os.path.join(args.output_folder, "cv_results.md"), encoding="utf-8") as f:

@@ -81,6 +81,8 @@ class LSTMClassifier(nn.Module):
     (torch.Size([3, 16]), torch.Size([3, 5]), torch.Size([3, 4]))
     >>> model(x, lengths).exp().sum(dim=1)
     tensor([1.0000, 1.0000, 1.0000], grad_fn=<SumBackward1>)
+    >>> [t.shape for t in model(x, lengths, with_language=True)]
+    [torch.Size([3, 5]), torch.Size([3, 4])]
     """
 
     def __init__(
@@ -127,9 +129,14 @@ class LSTMClassifier(nn.Module):
             raise ValueError("this LSTMClassifier has no language head (n_languages=0)")
         return self.softmax(self.language_head(summary))
 
-    def forward(self, x, lengths=None):
-        """Emotion log-probabilities ``[batch, n_classes]`` of a batch of feature sequences."""
-        return self.classify_emotion(self.encode(x, lengths))
+    def forward(self, x, lengths=None, with_language=False):
+        """Emotion log-probabilities ``[batch, n_classes]`` of a batch of feature sequences; with ``with_language``,
+        ``(emotion, language)`` log-probabilities from the one shared summary (multi-task training calls the model
+        this way, so that under DDP every trained parameter is reached through ``forward``)."""
+        summary = self.encode(x, lengths)
+        if with_language:
+            return self.classify_emotion(summary), self.classify_language(summary)
+        return self.classify_emotion(summary)
 
     def freeze_for_transfer(self, train_output_layer=False):
         """Freeze the LSTM (and the output layer) so that fine-tuning trains the penultimate dense layer only.

@@ -15,14 +15,15 @@ import sys
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
-from emo_lobes.brain import EmoLobesBrain  # noqa: E402
-from emo_lobes.checkpoints import AtomicCheckpointer  # noqa: E402
+from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.checkpoints import AtomicCheckpointer, RandomState  # noqa: E402
+from emo_lobes.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features_cache import feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss  # noqa: E402
@@ -40,7 +41,8 @@ LANGUAGE_TARGETS = ("corpus", "language")
 class LanguageMTLBrain(EmoLobesBrain):
     """Cached features -> global normalisation -> LSTM -> emotion head (and language-ID head when multi-task).
 
-    One process only (see :func:`refuse_several_processes`); the base class makes resumption exact.
+    The base class makes resumption exact; under torchrun each process scores its shard of the dev and test
+    sets, and the error rate, language-ID accuracy, loss and test predictions are combined over all processes.
     """
 
     def compute_forward(self, batch, stage):
@@ -53,10 +55,10 @@ class LanguageMTLBrain(EmoLobesBrain):
             feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, self.hparams.max_frames - frames)))
             lengths = lengths * frames / feats.shape[1]
         feats = self.modules.normalize(feats, lengths, epoch=self.hparams.epoch_counter.current)
-        summary = self.modules.model.encode(feats, lengths if self.hparams.use_lengths else None)
-        emotion = self.modules.model.classify_emotion(summary)
-        language = self.modules.model.classify_language(summary) if self.hparams.task == "multitask" else None
-        return emotion, language
+        lengths = lengths if self.hparams.use_lengths else None
+        if self.hparams.task == "multitask":  # through forward(): DDP sees both heads' parameters
+            return self.modules.model(feats, lengths, with_language=True)
+        return self.modules.model(feats, lengths), None
 
     def compute_objectives(self, predictions, batch, stage):
         """Emotion NLL, plus the weighted language-ID NLL in multi-task mode (Section 4.3)."""
@@ -102,9 +104,15 @@ class LanguageMTLBrain(EmoLobesBrain):
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
             return
-        stats = {"loss": stage_loss, "error_rate": self.error_metrics.summarize("average")}
-        if self.language_total:
-            stats["language_accuracy"] = self.language_correct / self.language_total
+        stats = {"loss": self.loss_over_processes(stage_loss)}
+        errors, utterances, language_correct, language_total = sum_over_processes([
+            sum(float(score) for score in self.error_metrics.scores), len(self.error_metrics.scores),
+            self.language_correct, self.language_total])
+        stats["error_rate"] = errors / max(utterances, 1)
+        if language_total:
+            stats["language_accuracy"] = language_correct / language_total
+        if stage == sb.Stage.TEST:
+            self.test_predictions = gather_in_dataset_order(self.test_predictions)
         if stage == sb.Stage.VALID:
             self.hparams.epoch_counter.update_metric(stats["error_rate"])
             self.hparams.train_logger.log_stats(
@@ -157,24 +165,6 @@ def check_hparams(hparams):
             raise EmoLobesError(f"language classes lack {', '.join(missing)}", "add them to language_classes")
 
 
-def refuse_several_processes(environ=os.environ):
-    """Stop with one line under torchrun: this recipe's small LSTMs train on one process (dev/test metrics are
-    not gathered over processes).
-
-    Example
-    -------
-    >>> refuse_several_processes({})
-    >>> try:
-    ...     refuse_several_processes({"RANK": "0", "WORLD_SIZE": "2"})
-    ... except EmoLobesError as e:
-    ...     print(e.fix)
-    run python recipes/LanguageMTL/train.py ... (one process; use --device=cuda for a GPU)
-    """
-    if int(environ.get("WORLD_SIZE", "1")) > 1:
-        raise EmoLobesError("the LanguageMTL recipe does not run on several processes (torchrun)",
-                            "run python recipes/LanguageMTL/train.py ... (one process; use --device=cuda for a GPU)")
-
-
 def language_of(corpus, language_target):
     """The language-ID target of a corpus: the corpus itself (5 classes) or its ISO language (4 classes).
 
@@ -213,12 +203,15 @@ def dataio_prep(hparams, manifests):
     for folder in folders.values():
         assert_not_inside(hparams["feature_cache_folder"], folder)
     paths = sorted({entry["wav"] for parts in data.values() for entries in parts.values() for entry in entries.values()})
+    run_on_main(cache.get_many, args=[paths])  # under torchrun the main process fills the cache, the others read it
+    computed, loaded = cache.n_computed, cache.n_loaded
     features = {}
     for path, value in zip(paths, cache.get_many(paths)):
         tensor = torch.from_numpy(value).float()
         features[path] = tensor if tensor.dim() == 2 else tensor.unsqueeze(0)  # functionals: a 1-frame sequence
-    print(f"[features] {hparams['features']}: {cache.n_computed} computed, {cache.n_loaded} read from "
-          f"{cache.folder}", flush=True)
+    if if_main_process():
+        print(f"[features] {hparams['features']}: {computed} computed, {loaded} read from "
+              f"{cache.folder}", flush=True)
     language_index = {name: i for i, name in enumerate(hparams["language_classes"])}
 
     @sb.utils.data_pipeline.takes("wav", "emotion", "corpus")
@@ -264,8 +257,9 @@ def evaluate_and_write(brain, dataset, out_folder, extra):
     """
     brain.hparams.stage_name = f"test {extra.get('corpus', '')}".strip()
     brain.evaluate(dataset, min_key="error_rate", test_loader_kwargs=dict(brain.hparams.test_dataloader_options))
-    predictions = list(brain.test_predictions)
-    write_results(out_folder, predictions, dict(extra, scope="corpus"))
+    predictions = list(brain.test_predictions)  # every process's, gathered in on_stage_end
+    if if_main_process():
+        write_results(out_folder, predictions, dict(extra, scope="corpus"))
     return predictions
 
 
@@ -404,10 +398,12 @@ def fine_tune_modules(base_modules, hparams):
 
 if __name__ == "__main__":
     install_excepthook()
-    refuse_several_processes()
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
     check_hparams(hparams)
+    if hparams["task"] == "emotion_only" and hparams["model"].language_head is not None:
+        hparams["model"].language_head.requires_grad_(False)  # unused: DDP needs a gradient for every trained weight
     if hparams.get("cpu_threads"):
         torch.set_num_threads(int(hparams["cpu_threads"]))
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
@@ -443,7 +439,7 @@ if __name__ == "__main__":
     if hparams["experiment"] == "transfer":
         # Section 4.2: freeze the LSTM trained on IEMOCAP, fine-tune the penultimate dense layer per small corpus.
         brain.on_evaluate_start(min_key="error_rate")  # the best base checkpoint into brain.modules
-        base_modules = {name: brain.modules[name] for name in ("model", "normalize")}
+        base_modules = {name: unwrap_module(brain.modules[name]) for name in ("model", "normalize")}
         finetuned_predictions = []
         for corpus in hparams["finetune_corpora"]:
             modules, trainable = fine_tune_modules(base_modules, hparams)
@@ -451,13 +447,15 @@ if __name__ == "__main__":
             corpus_folder = os.path.join(output, "finetune", corpus)
             checkpointer = AtomicCheckpointer(
                 os.path.join(corpus_folder, "save"),
-                recoverables={"model": modules["model"], "normalize": modules["normalize"], "counter": counter})
+                recoverables={"model": modules["model"], "normalize": modules["normalize"], "counter": counter,
+                              "rng": RandomState()})
             finetune_hparams = dict(hparams, epoch_counter=counter, stage_name=f"finetune {corpus}")
             finetune_hparams["train_logger"] = sb.utils.train_logger.FileTrainLogger(
                 os.path.join(corpus_folder, "train_log.txt"))
             finetuner = LanguageMTLBrain(modules=modules, opt_class=hparams["finetune_opt_class"],
                                          hparams=finetune_hparams, run_opts=run_opts, checkpointer=checkpointer)
-            print(f"[transfer] fine-tuning {', '.join(trainable)} on {corpus}", flush=True)
+            if if_main_process():
+                print(f"[transfer] fine-tuning {', '.join(trainable)} on {corpus}", flush=True)
             finetuner.fit(counter, datasets[corpus]["train"], datasets[corpus]["valid"],
                           train_loader_kwargs=dict(hparams["dataloader_options"]),
                           valid_loader_kwargs=dict(hparams["test_dataloader_options"]))
@@ -466,9 +464,11 @@ if __name__ == "__main__":
         per_corpus["finetuned"] = corpus_summary(finetuned_predictions)
         pooled_predictions = finetuned_predictions
 
-    metrics = write_results(output, pooled_predictions, dict(run_metadata(hparams, "finetuned" if stage else None),
-                                                             scope="pooled", per_corpus=per_corpus))
-    print(f"[test] {hparams['experiment']} ({hparams['task']}): accuracy {100 * metrics['wa']:.1f}%, "
-          f"UA {100 * metrics['ua']:.1f}% over {metrics['n']} test utterances; per corpus: "
-          + "; ".join(f"{name} {c}: {100 * v['wa']:.1f}%" for name, part in per_corpus.items() for c, v in part.items()),
-          flush=True)
+    if if_main_process():
+        metrics = write_results(output, pooled_predictions, dict(
+            run_metadata(hparams, "finetuned" if stage else None), scope="pooled", per_corpus=per_corpus))
+        print(f"[test] {hparams['experiment']} ({hparams['task']}): accuracy {100 * metrics['wa']:.1f}%, "
+              f"UA {100 * metrics['ua']:.1f}% over {metrics['n']} test utterances; per corpus: "
+              + "; ".join(f"{name} {c}: {100 * v['wa']:.1f}%" for name, part in per_corpus.items()
+                          for c, v in part.items()), flush=True)
+    leave_process_group()
