@@ -105,6 +105,41 @@ class BLSTMAttentionEncoder(nn.Module):
         self.dense = nn.Sequential(*layers)
         self.output_size = size
 
+    def pooled(self, features, lengths=None):
+        """The attention-pooled Bi-LSTM outputs (eq. 2), before the FC layers: the utterance embedding.
+
+        Arguments
+        ---------
+        features : torch.Tensor
+            Shape ``[batch, time, input_size]``.
+        lengths : torch.Tensor, optional
+            Relative lengths ``[batch]``; ``None`` means no padding.
+
+        Returns
+        -------
+        torch.Tensor
+            Shape ``[batch, attention_heads * 2 * lstm_size]``; ``self.dense`` of it is :meth:`forward`'s output.
+
+        Example
+        -------
+        >>> encoder = BLSTMAttentionEncoder(input_size=4, lstm_size=3, attention_size=2, attention_heads=2,
+        ...                                 dense_sizes=(5,)).eval()
+        >>> features = torch.rand(2, 7, 4)
+        >>> embedding = encoder.pooled(features)
+        >>> embedding.shape, torch.equal(encoder.dense(embedding), encoder(features))
+        (torch.Size([2, 12]), True)
+        """
+        batch, time, _ = features.shape
+        if lengths is None:
+            lengths = torch.ones(batch, device=features.device)
+        frames = relative_to_absolute_lengths(lengths, time)
+        hidden = features
+        for forward_lstm, backward_lstm in zip(self.forward_layers, self.backward_layers):
+            ahead, _ = forward_lstm(hidden)
+            behind, _ = backward_lstm(reverse_within_lengths(hidden, frames))
+            hidden = self.lstm_dropout(torch.cat([ahead, reverse_within_lengths(behind, frames)], dim=-1))
+        return self.pooling(hidden, lengths)
+
     def forward(self, features, lengths=None):
         """Encode a padded batch of feature sequences.
 
@@ -120,13 +155,4 @@ class BLSTMAttentionEncoder(nn.Module):
         torch.Tensor
             Shape ``[batch, output_size]``.
         """
-        batch, time, _ = features.shape
-        if lengths is None:
-            lengths = torch.ones(batch, device=features.device)
-        frames = relative_to_absolute_lengths(lengths, time)
-        hidden = features
-        for forward_lstm, backward_lstm in zip(self.forward_layers, self.backward_layers):
-            ahead, _ = forward_lstm(hidden)
-            behind, _ = backward_lstm(reverse_within_lengths(hidden, frames))
-            hidden = self.lstm_dropout(torch.cat([ahead, reverse_within_lengths(behind, frames)], dim=-1))
-        return self.dense(self.pooling(hidden, lengths))
+        return self.dense(self.pooled(features, lengths))

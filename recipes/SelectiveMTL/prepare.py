@@ -303,16 +303,55 @@ def _class_counts(records):
     return {emotion: counts.get(emotion, 0) for emotion in EMOTIONS}
 
 
+def recipe_folder_error(corpus, err):
+    """A corpus parser's error with the fix in this recipe's terms (``--<corpus>_folder``, ``--spont_csv_file``).
+
+    The parsers name ``--data_folder`` in their fixes; here ``--data_folder`` holds both corpora, each in its own
+    folder, so the fix names the option of that corpus's folder.
+
+    Arguments
+    ---------
+    corpus : str
+        ``iemocap`` or ``spont``.
+    err : EmoLobesError
+        The parser's error.
+
+    Returns
+    -------
+    EmoLobesError
+
+    Example
+    -------
+    >>> err = EmoLobesError("csv data folder /x/SPONT does not exist", "pass --data_folder=<a folder with a CSV>")
+    >>> refined = recipe_folder_error("spont", err)
+    >>> refined.problem
+    'spont data folder /x/SPONT does not exist'
+    >>> refined.fix
+    'pass --spont_folder=<a folder with a CSV> (or --data_folder=<a folder holding IEMOCAP_full_release/ and SPONT/>)'
+    """
+    fix = (err.fix or "").replace("--data_folder=", f"--{corpus}_folder=").replace("csv_file=", "--spont_csv_file=")
+    fix = f"{fix} (or --data_folder=<a folder holding IEMOCAP_full_release/ and SPONT/>)".strip()
+    problem = err.problem.replace("csv data folder", f"{corpus} data folder", 1)
+    if not problem.startswith(f"{corpus} data folder") and not problem.startswith("no IEMOCAP"):
+        problem = f"{corpus} corpus: {problem}"  # e.g. the spontaneous corpus's CSV is missing
+    return EmoLobesError(problem, fix)
+
+
 def _load_corpus(corpus, folder, spont_options, seed):
     # Parse and filter one corpus; returns (records, dropped counts, problems).
     if not folder:
         raise EmoLobesError(f"no data folder for corpus '{corpus}'", f"pass --{corpus}_folder=<its folder>")
+    try:
+        if corpus == "iemocap":
+            parsed = parse_corpus("iemocap", folder)
+        else:
+            parsed = parse_corpus("csv", folder, csv_file=spont_options["csv_file"])
+    except EmoLobesError as err:
+        raise recipe_folder_error(corpus, err) from None
     if corpus == "iemocap":
-        parsed = parse_corpus("iemocap", folder)
         records = iemocap_four_class(parsed.records)
         dropped = {"other_emotion": len(parsed.records) - len(records)}
     else:
-        parsed = parse_corpus("csv", folder, csv_file=spont_options["csv_file"])
         records, dropped = filter_spontaneous(
             parsed.records, spont_options["drop_all_disagree"], spont_options["max_neutral"],
             spont_options["min_duration"], spont_options["filler_transcripts"], seed,

@@ -5,10 +5,16 @@ Run (from the repository root or from recipes/SelectiveMTL):
     python recipes/SelectiveMTL/train.py recipes/SelectiveMTL/hparams/selective_mtl.yaml --data_folder=synthetic_data
     python train.py hparams/baseline.yaml --data_folder=/data --baseline_corpus=spont --fold=3
 
+    python -m torch.distributed.run --standalone --nproc_per_node=2 recipes/SelectiveMTL/train.py \
+        recipes/SelectiveMTL/hparams/selective_mtl.yaml --data_folder=synthetic_data --distributed_backend=gloo \
+        --device=cpu
+
 The same script runs every experiment of Table 3 (baseline, combined, MTL, selective MTL, "(half)"), chosen by
 the hparams file and overrides. It writes ``<output_folder>/test_results.json``: pooled metrics over the test
 corpora, ``per_corpus`` metrics (UA, WA, per-class accuracy), ``corpus_mean`` (UA and WA averaged over the
-corpora, as in Table 3), the style accuracy and every test prediction.
+corpora, as in Table 3), the style accuracy and every test prediction with its class probabilities. A killed run
+resumes from its newest checkpoint when the same command is run again; under torchrun the dev and test metrics
+are computed on the predictions of all processes.
 
 Authors: emo-lobes contributors, after Zhang et al. (selective MTL with style, 2021).
 """
@@ -17,16 +23,26 @@ import os
 import sys
 
 import speechbrain as sb
-from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.distributed import run_on_main
+import torch
+from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
-from emo_lobes.audio import load_audio
-from emo_lobes.errors import EmoLobesError, install_excepthook
-from emo_lobes.manifest import load_manifest
-from emo_lobes.metrics import classification_metrics, write_test_results
+RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
+sys.path.insert(0, RECIPE_DIR)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from emo_lobes.audio import load_audio  # noqa: E402
+from emo_lobes.brain import EmoLobesBrain  # noqa: E402
+from emo_lobes.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
+from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
+from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.manifest import load_manifest  # noqa: E402
+from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
 from prepare import PARTITIONS, manifest_name, prepare_selective_mtl, root_key  # noqa: E402
+
+#: The name written as ``recipe`` in ``test_results.json`` (the inference adapter is registered under it).
+RECIPE = "SelectiveMTL"
+#: Decimals of the per-utterance class probabilities in ``test_results.json``.
+PROBABILITY_DECIMALS = 5
 
 
 def score_outcomes(outcomes, emotions, style_task):
@@ -78,8 +94,16 @@ def score_outcomes(outcomes, emotions, style_task):
     return scores
 
 
-class SelectiveMTLBrain(sb.Brain):
-    """Emotion (and style) classification from 40 log mel filterbanks with a shared Bi-LSTM-attention encoder."""
+class SelectiveMTLBrain(EmoLobesBrain):
+    """Emotion (and style) classification from 40 log mel filterbanks with a shared Bi-LSTM-attention encoder.
+
+    Under torchrun each process trains on its shard of the training set and scores its shard of the dev and test
+    sets; the outcomes of all processes are gathered (in the single-process order) before the metrics are
+    computed, so the dev UA that chooses the best checkpoint is the same on every process, and only the main
+    process writes files. The selective loss zeroes the style term of neutral samples with ``torch.where``
+    instead of skipping the style head, so every process runs the same graph even when its batch is all neutral
+    (DDP needs no ``find_unused_parameters``).
+    """
 
     def compute_forward(self, batch, stage):
         """Emotion logits and, with the style task, style logits."""
@@ -92,13 +116,14 @@ class SelectiveMTLBrain(sb.Brain):
         return self.modules.emotion_head(shared), style_logits
 
     def compute_objectives(self, predictions, batch, stage):
-        """Eq. 3 (selective when configured); keeps the predictions of dev and test."""
+        """Eq. 3 (selective when configured); keeps the predictions and probabilities of dev and test."""
         emotion_logits, style_logits = predictions
         emotions, _ = batch.emotion_encoded
         styles, _ = batch.style_encoded
         loss = self.hparams.compute_cost(emotion_logits, emotions, style_logits, styles)
         if stage != sb.Stage.TRAIN:
-            emotion_pred = emotion_logits.argmax(dim=-1).tolist()
+            probabilities = torch.softmax(emotion_logits.detach().float(), dim=-1).cpu()
+            emotion_pred = probabilities.argmax(dim=-1).tolist()
             style_pred = style_logits.argmax(dim=-1).tolist() if style_logits is not None else [None] * len(batch.id)
             decode = self.hparams.emotion_encoder.ind2lab
             for index, utt in enumerate(batch.id):
@@ -107,6 +132,7 @@ class SelectiveMTLBrain(sb.Brain):
                     "corpus": batch.corpus[index],
                     "true": decode[int(emotions[index])],
                     "pred": decode[emotion_pred[index]],
+                    "probs": [round(float(p), PROBABILITY_DECIMALS) for p in probabilities[index]],
                     "style_true": batch.style[index],
                     "style_pred": None if style_pred[index] is None else self.hparams.styles[style_pred[index]],
                 })
@@ -117,10 +143,15 @@ class SelectiveMTLBrain(sb.Brain):
         self.outcomes = []
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log, keep the best dev checkpoint (highest UA averaged over the corpora), write the test results."""
+        """Log, keep the best dev checkpoint (highest UA averaged over the corpora), write the test results.
+
+        Losses and outcomes are combined over all processes first (no-ops for a single process).
+        """
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
             return
+        stage_loss = self.loss_over_processes(stage_loss)
+        self.outcomes = gather_in_dataset_order(self.outcomes)
         scores = score_outcomes(self.outcomes, self.hparams.emotions, self.hparams.style_task)
         stats = {"loss": stage_loss, "ua": scores["corpus_mean"]["ua"], "wa": scores["corpus_mean"]["wa"]}
         for corpus, metrics in scores["per_corpus"].items():
@@ -134,22 +165,49 @@ class SelectiveMTLBrain(sb.Brain):
             self.checkpointer.save_and_keep_only(meta={"error": 1.0 - stats["ua"], **stats}, min_keys=["error"])
         else:
             self.hparams.train_logger.log_stats({"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats)
-            self.write_results(scores)
+            self.write_results(scores, stage_loss)
 
-    def write_results(self, scores):
-        """Write ``test_results.json`` (pooled metrics at the top level, the rest as extra keys)."""
+    def write_results(self, scores, test_loss):
+        """Write ``test_results.json`` (pooled metrics at the top level, the rest as extra keys), main process only."""
         hp = self.hparams
         extra = {
-            "experiment": hp.experiment_name, "corpora": list(hp.corpora), "fold": hp.fold, "seed": hp.seed,
-            "style_task": hp.style_task, "selective": hp.selective, "ser_weight": hp.ser_weight,
+            "recipe": RECIPE, "experiment": hp.experiment_name, "corpora": list(hp.corpora), "fold": hp.fold,
+            "seed": hp.seed, "style_task": hp.style_task, "selective": hp.selective, "ser_weight": hp.ser_weight,
             "half_training_set": hp.half_training_set, "epoch": hp.epoch_counter.current,
+            "test_loss": float(test_loss),
             **{key: scores[key] for key in ("per_corpus", "corpus_mean", "style_accuracy",
                                             "per_corpus_style_accuracy")},
         }
         predictions = [{key: value for key, value in outcome.items() if value is not None} for outcome in self.outcomes]
-        path = write_test_results(os.path.join(hp.output_folder, "test_results.json"), scores["overall"],
-                                  predictions, extra)
-        sb.utils.logger.get_logger(__name__).info(f"test results written to {path}")
+        if if_main_process():
+            path = write_test_results(os.path.join(hp.output_folder, "test_results.json"), scores["overall"],
+                                      predictions, extra)
+            sb.utils.logger.get_logger(__name__).info(f"test results written to {path}")
+
+
+def check_options(hparams):
+    """Fail with one line when the style loss weight or the selective setting do not fit the experiment.
+
+    Example
+    -------
+    >>> from emo_lobes.lobes.selective_mtl_loss import SelectiveMTLLoss
+    >>> options = {"style_task": True, "ser_weight": 0.8, "selective": True, "emotions": ["angry", "neutral"],
+    ...            "compute_cost": SelectiveMTLLoss(0.8, [1])}
+    >>> check_options(options)
+    >>> try:
+    ...     check_options(dict(options, ser_weight=1.0))
+    ... except EmoLobesError as e:
+    ...     print(e.problem)
+    ser_weight 1.0 leaves no style loss in an MTL experiment
+    """
+    if hparams["style_task"] and not 0.0 <= hparams["ser_weight"] < 1.0:
+        raise EmoLobesError(f"ser_weight {hparams['ser_weight']} leaves no style loss in an MTL experiment",
+                            "pass --ser_weight between 0 and 1 (0.8 in the paper), or use combined.yaml")
+    neutral = [hparams["emotions"].index("neutral")] if hparams["selective"] else []
+    if hparams["compute_cost"].style_free_classes.tolist() != neutral:
+        raise EmoLobesError(f"selective is {hparams['selective']} but compute_cost.style_free_classes is "
+                            f"{hparams['compute_cost'].style_free_classes.tolist()}",
+                            f"give style_free_classes {neutral} (the neutral index when selective, else [])")
 
 
 def prepare_options(hparams):
@@ -218,16 +276,9 @@ def dataio_prep(hparams):
 if __name__ == "__main__":
     install_excepthook()
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    if hparams["style_task"] and not 0.0 <= hparams["ser_weight"] < 1.0:
-        raise EmoLobesError(f"ser_weight {hparams['ser_weight']} leaves no style loss in an MTL experiment",
-                            "pass --ser_weight between 0 and 1 (0.8 in the paper), or use combined.yaml")
-    neutral = [hparams["emotions"].index("neutral")] if hparams["selective"] else []
-    if hparams["compute_cost"].style_free_classes.tolist() != neutral:
-        raise EmoLobesError(f"selective is {hparams['selective']} but compute_cost.style_free_classes is "
-                            f"{hparams['compute_cost'].style_free_classes.tolist()}",
-                            f"give style_free_classes {neutral} (the neutral index when selective, else [])")
+    ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
+    hparams = load_hparams_checked(hparams_file, overrides)
+    check_options(hparams)
 
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
@@ -246,3 +297,4 @@ if __name__ == "__main__":
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
     brain.evaluate(datasets["test"], min_key="error", test_loader_kwargs=hparams["valid_dataloader_options"])
+    leave_process_group()
