@@ -89,7 +89,12 @@ class RecipeAdapter:
         return load_audio(path, self.sample_rate)
 
     def scores(self, wavs, wav_lens):
-        """Class probabilities ``[batch, classes]``, predicted indices ``[batch]`` and embeddings (or ``None``)."""
+        """Class probabilities ``[batch, classes]``, predicted indices ``[batch]`` and embeddings (or ``None``).
+
+        An adapter whose model has other output heads (a style head, other corpora's heads) may return a fourth
+        value, ``{head name: (class names, probabilities [batch, classes])}``: each result then carries them
+        under ``heads``.
+        """
         raise NotImplementedError
 
 
@@ -146,11 +151,24 @@ def audio_files(paths):
     return found
 
 
+def head_result(labels, probabilities):
+    """``{"label", "probabilities"}`` of one utterance from one output head's class probabilities.
+
+    Example
+    -------
+    >>> head_result(["acted", "spontaneous"], torch.tensor([0.25, 0.75]))
+    {'label': 'spontaneous', 'probabilities': {'acted': 0.25, 'spontaneous': 0.75}}
+    """
+    return {"label": labels[int(probabilities.argmax())],
+            "probabilities": {label: float(p) for label, p in zip(labels, probabilities)}}
+
+
 class EmotionClassifier:
     """A trained emo-lobes model that classifies audio files.
 
     Build it with :meth:`from_experiment`. Results are dicts with ``path``, ``label``, ``probabilities``
-    (``{class: probability}``) and ``embedding`` (a 1-D tensor, or ``None`` when the recipe has none).
+    (``{class: probability}``) and ``embedding`` (a 1-D tensor, or ``None`` when the recipe has none), and, when
+    the model has other output heads, ``heads``: ``{head: {"label", "probabilities"}}``.
 
     Arguments
     ---------
@@ -237,14 +255,20 @@ class EmotionClassifier:
             chunk = list(paths[start:start + self.batch_size])
             batch = PaddedBatch([{"sig": self.adapter.load(path)} for path in chunk])
             signals, lengths = batch.sig
-            probabilities, predicted, embeddings = self.adapter.scores(signals.to(self.device), lengths.to(self.device))
+            scored = self.adapter.scores(signals.to(self.device), lengths.to(self.device))
+            probabilities, predicted, embeddings = scored[:3]
+            other_heads = scored[3] if len(scored) > 3 else {}
             for index, path in enumerate(chunk):
-                results.append({
+                result = {
                     "path": path,
                     "label": self.labels[int(predicted[index])],
                     "probabilities": {label: float(p) for label, p in zip(self.labels, probabilities[index])},
                     "embedding": None if embeddings is None else embeddings[index].detach().cpu(),
-                })
+                }
+                if other_heads:
+                    result["heads"] = {name: head_result(labels, head_probabilities[index])
+                                       for name, (labels, head_probabilities) in other_heads.items()}
+                results.append(result)
         return results
 
     def classify_file(self, path):

@@ -16,12 +16,15 @@ from emo_lobes.inference import EmotionClassifier, audio_files  # noqa: E402
 
 
 def write_predictions_csv(results, labels, path, with_embeddings=False):
-    """Write ``path,label,p_<class>...[,emb_<i>...]`` rows, one per result of :class:`EmotionClassifier`.
+    """Write ``path,label,p_<class>...[,<head>_label,<head>_p_<class>...][,emb_<i>...]``, one row per result.
+
+    Other output heads (``heads`` of a result of :class:`EmotionClassifier`, e.g. SelectiveMTL's style head) get
+    a label column and probability columns each.
 
     Arguments
     ---------
     results : list of dict
-        ``path``, ``label``, ``probabilities`` and ``embedding`` per file.
+        ``path``, ``label``, ``probabilities``, ``embedding`` and optionally ``heads`` per file.
     labels : list of str
         Class order of the probability columns.
     path : str
@@ -43,6 +46,10 @@ def write_predictions_csv(results, labels, path, with_embeddings=False):
     >>> print(open(write_predictions_csv(rows, ["neu", "sad"], out, with_embeddings=True)).read().strip())
     path,label,p_neu,p_sad,emb_0,emb_1
     a.wav,sad,0.25,0.75,1,2
+    >>> rows[0]["heads"] = {"style": {"label": "acted", "probabilities": {"acted": 0.5, "spontaneous": 0.5}}}
+    >>> print(open(write_predictions_csv(rows, ["neu", "sad"], out)).read().strip())
+    path,label,p_neu,p_sad,style_label,style_p_acted,style_p_spontaneous
+    a.wav,sad,0.25,0.75,acted,0.5,0.5
     """
     folder = os.path.dirname(os.path.abspath(path))
     try:
@@ -51,11 +58,18 @@ def write_predictions_csv(results, labels, path, with_embeddings=False):
     except OSError as err:
         raise EmoLobesError(f"cannot write {path} ({err.strerror})", "pass an --output path you can write to") from None
     size = len(results[0]["embedding"]) if with_embeddings and results and results[0]["embedding"] is not None else 0
+    heads = {name: list(head["probabilities"]) for name, head in (results[0].get("heads") or {}).items()} if results else {}
     with out:
         writer = csv.writer(out)
-        writer.writerow(["path", "label"] + [f"p_{label}" for label in labels] + [f"emb_{i}" for i in range(size)])
+        writer.writerow(["path", "label"] + [f"p_{label}" for label in labels]
+                        + [column for name, head_labels in heads.items()
+                           for column in [f"{name}_label"] + [f"{name}_p_{label}" for label in head_labels]]
+                        + [f"emb_{i}" for i in range(size)])
         for result in results:
             row = [result["path"], result["label"]] + [f"{result['probabilities'][label]:.6g}" for label in labels]
+            for name, head_labels in heads.items():
+                head = result["heads"][name]
+                row += [head["label"]] + [f"{head['probabilities'][label]:.6g}" for label in head_labels]
             if size:
                 row += [f"{float(value):.6g}" for value in result["embedding"]]
             writer.writerow(row)

@@ -14,7 +14,8 @@ class SelectiveMTLAdapter(RecipeAdapter):
     Audio is cut to the first ``max_duration`` seconds as the recipe's data pipeline does. Probabilities are the
     emotion head's softmax over the hparams' ``emotions`` (angry, sad, happy, neutral); the embedding is the
     attention-pooled Bi-LSTM output (eq. 2, ``attention_heads x 2 x lstm_size``), before the shared FC layers.
-    :meth:`outputs` also gives the style head's probabilities (acted / spontaneous) for MTL experiments.
+    For MTL experiments each result also carries the style head's label and probabilities (acted / spontaneous)
+under ``heads["style"]``.
 
     Arguments
     ---------
@@ -35,11 +36,11 @@ class SelectiveMTLAdapter(RecipeAdapter):
     ...                                             dense_sizes=(8,)).eval(),
     ...            "emotion_head": torch.nn.Linear(8, 4), "style_head": torch.nn.Linear(8, 2)}
     >>> adapter = SelectiveMTLAdapter(hparams, labels=None)
-    >>> probabilities, predicted, embedding = adapter.scores(torch.rand(2, 16000), torch.tensor([1.0, 0.01]))
+    >>> probabilities, predicted, embedding, heads = adapter.scores(torch.rand(2, 16000), torch.tensor([1.0, 0.01]))
     >>> probabilities.shape, predicted.shape, embedding.shape  # a 10 ms utterance (0.01) is padded, not lost
     (torch.Size([2, 4]), torch.Size([2]), torch.Size([2, 16]))
-    >>> adapter.outputs(torch.rand(1, 8000), torch.ones(1))["style_probabilities"].shape
-    torch.Size([1, 2])
+    >>> heads["style"][0], heads["style"][1].shape
+    (['acted', 'spontaneous'], torch.Size([2, 2]))
     """
 
     best_checkpoint = {"min_key": "error"}  # the checkpoint with the best dev UA, as the recipe tests
@@ -88,6 +89,10 @@ class SelectiveMTLAdapter(RecipeAdapter):
                 "shared": shared, "style_probabilities": style}
 
     def scores(self, wavs, wav_lens):
-        """Emotion probabilities ``[batch, 4]``, predicted indices ``[batch]``, attention-pooled embeddings."""
+        """Emotion probabilities ``[batch, 4]``, predicted indices ``[batch]``, attention-pooled embeddings and, for
+        MTL experiments, the style head (``{"style": (styles, probabilities)}``)."""
         result = self.outputs(wavs, wav_lens)
-        return result["probabilities"], result["probabilities"].argmax(dim=-1), result["embedding"]
+        scored = (result["probabilities"], result["probabilities"].argmax(dim=-1), result["embedding"])
+        if result["style_probabilities"] is None:
+            return scored
+        return scored + ({"style": (self.styles, result["style_probabilities"])},)
