@@ -34,6 +34,8 @@ class EmoLobesBrain(sb.Brain):
     - Training loaders get their own ``torch.Generator`` (seeded from SpeechBrain's global seed), so creating a
       loader does not draw from torch's global generator: with :class:`emo_lobes.checkpoints.RandomState` in the
       checkpointer, a run resumed from an intra-epoch checkpoint draws exactly what an uninterrupted run draws.
+    - Under torchrun the training shards are shuffled only when the loader's ``shuffle`` is on (SpeechBrain's
+      ``DistributedSampler`` shuffles unless the hparams hold a ``sorting`` key; recipes with one keep it).
     - Under torchrun, dev and test loaders are sharded with :class:`~emo_lobes.distributed.EvaluationShardSampler`
       (SpeechBrain keeps them whole on every process), and :meth:`loss_over_processes` averages the stage loss over
       the batches of all processes, so early stopping and checkpoint choice agree on every process.
@@ -74,6 +76,10 @@ class EmoLobesBrain(sb.Brain):
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """SpeechBrain's loaders, with a private generator for training and shards for dev/test under torchrun."""
+        if stage == sb.Stage.TRAIN and self.distributed_launch:
+            if getattr(self, "_sorting_follows_shuffle", not hasattr(self.hparams, "sorting")):
+                self._sorting_follows_shuffle = True  # SpeechBrain reads hparams.sorting to shuffle DDP shards
+                self.hparams.sorting = "random" if loader_kwargs.get("shuffle") else "as_given"
         if stage == sb.Stage.TRAIN and "generator" not in loader_kwargs:
             seed = int(os.environ.get("SB_GLOBAL_SEED", 0))
             loader_kwargs["generator"] = torch.Generator().manual_seed(seed)

@@ -271,6 +271,16 @@ class EmotionClassifier:
                 results.append(result)
         return results
 
+    def use_head(self, name):
+        """Answer ``label`` and ``probabilities`` through another emotion head of the model (e.g. another corpus's
+        head of an EmotionEmbeddings run); one line for a recipe whose model has a single emotion head."""
+        choose = getattr(self.adapter, "use_head", None)
+        if choose is None:
+            raise EmoLobesError(f"the {self.adapter.recipe} model has a single emotion head",
+                                "leave out the head choice (--head)")
+        choose(name)
+        self.labels = list(self.adapter.labels)
+
     def classify_file(self, path):
         """One file's result dict."""
         return self.classify_files([path])[0]

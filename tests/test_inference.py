@@ -149,5 +149,7 @@ def test_checkpoints_are_read_as_tensors_only(experiments, tmp_path):
                checkpoint / "classifier.ckpt")
     with pytest.raises(EmoLobesError, match=r"cannot read tensors from .*classifier\.ckpt"):
         EmotionClassifier.from_experiment(str(copy))
+    with pytest.raises(EmoLobesError, match="the MLEE model has a single emotion head"):
+        EmotionClassifier.from_experiment(str(folder)).use_head("emodb")
     with pytest.raises(EmoLobesError, match="no inference adapter for recipe 'Nope'"):
         EmotionClassifier.from_experiment(str(folder), recipe="Nope")

@@ -2,7 +2,8 @@
 """Classify audio files with a trained experiment folder and write a CSV (label and class probabilities per file).
 
 Run: python tools/classify.py results/MLEE/mlee/all/1986/fold_1 speech.wav more_audio/ --output predictions.csv
-     [--device cuda] [--batch_size 8] [--embeddings]   (--embeddings adds columns emb_0, emb_1, ...)
+     [--device cuda] [--batch_size 8] [--embeddings] [--head CORPUS]
+     (--embeddings adds columns emb_0, emb_1, ...; --head picks the emotion head of a model with one per corpus)
 """
 import argparse
 import csv
@@ -85,11 +86,14 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--embeddings", action="store_true", help="add the emotion embedding's values as columns")
+    parser.add_argument("--head", help="the emotion head giving 'label' (models with one head per corpus)")
     args = parser.parse_args(argv)
     files = audio_files(args.paths)
     if not files:
         raise EmoLobesError(f"no .wav or .flac file in {' '.join(args.paths)}", "give audio files or folders")
     classifier = EmotionClassifier.from_experiment(args.experiment, device=args.device, batch_size=args.batch_size)
+    if args.head:
+        classifier.use_head(args.head)
     results = classifier.classify_files(files)
     write_predictions_csv(results, classifier.labels, args.output, with_embeddings=args.embeddings)
     print(f"[classify] {len(results)} files -> {args.output}", flush=True)

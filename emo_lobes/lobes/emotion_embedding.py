@@ -141,6 +141,8 @@ class CorpusHeads(nn.Module):
     >>> heads(emb, "gemep").shape, sorted(heads.corpora)
     (torch.Size([4, 12]), ['cafe', 'emodb', 'gemep'])
     >>> loss = heads.routed_loss(emb, ["cafe", "cafe", "emodb", "cafe"], torch.tensor([0, 3, 6, 1]))
+    >>> bool(loss == heads(emb, ["cafe", "cafe", "emodb", "cafe"], torch.tensor([0, 3, 6, 1])))  # through forward
+    True
     >>> loss.backward()
     >>> heads.heads["gemep"].w.weight.grad is None, heads.heads["cafe"].w.weight.grad.abs().sum() > 0
     (True, tensor(True))
@@ -162,21 +164,28 @@ class CorpusHeads(nn.Module):
         """The corpora that have a head."""
         return list(self.heads.keys())
 
-    def forward(self, embeddings, corpus):
-        """Log class probabilities of ``corpus``'s labels for every embedding.
+    def forward(self, embeddings, corpus, targets=None):
+        """Log class probabilities of ``corpus``'s labels for every embedding; with ``targets``, the routed loss.
+
+        The loss is reachable through ``forward`` so that a ``DistributedDataParallel`` wrapper runs it: DDP then
+        sees which heads the batch used (the others get no gradient, as in a single process).
 
         Arguments
         ---------
         embeddings : torch.Tensor
             ``[batch, input_size]``.
-        corpus : str
-            Whose head to use.
+        corpus : str or list of str
+            Whose head to use; with ``targets``, the corpus of each utterance.
+        targets : torch.Tensor, optional
+            ``[batch]`` class indices: return :meth:`routed_loss` instead.
 
         Returns
         -------
         torch.Tensor
-            ``[batch, n_classes of corpus]``.
+            ``[batch, n_classes of corpus]``, or the scalar loss.
         """
+        if targets is not None:
+            return self.routed_loss(embeddings, corpus, targets)
         if corpus not in self.heads:
             raise EmoLobesError(f"no classifier head for corpus '{corpus}'", f"use one of {', '.join(self.corpora)}")
         return self.log_softmax(self.heads[corpus](embeddings))
@@ -207,3 +216,43 @@ class CorpusHeads(nn.Module):
             log_probs = self.forward(embeddings[index], corpus)
             total = total + nn.functional.nll_loss(log_probs, targets[index], reduction="sum")
         return total / len(corpora)
+
+
+def emotion_embedding_modules(hparams, classes_per_corpus):
+    """The trained modules of an EmotionEmbeddings experiment, built from its hparams (training and inference).
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's loaded hparams: ``frontend``, ``feature_size`` (``None``: the front-end's ``output_size``),
+        ``emotion_model`` and ``heads`` (partials), ``feature_normalization`` (a module or ``None``) and
+        ``freeze_frontend``.
+    classes_per_corpus : dict
+        ``{training corpus: number of its labels}``, one head each.
+
+    Returns
+    -------
+    dict
+        ``{name: module}`` of every module the checkpoints hold: ``emotion_model``, ``heads``, and
+        ``feature_normalization`` (when used) and ``frontend`` (when trained).
+
+    Example
+    -------
+    >>> from functools import partial
+    >>> from speechbrain.lobes.features import Fbank
+    >>> hparams = {"frontend": Fbank(n_mels=40), "feature_size": 40, "feature_normalization": None,
+    ...            "freeze_frontend": True, "heads": CorpusHeads,
+    ...            "emotion_model": partial(EmotionEmbeddingModel, hidden_size=16)}
+    >>> modules = emotion_embedding_modules(hparams, {"cafe": 7, "emodb": 7})
+    >>> sorted(modules), modules["heads"].corpora, modules["emotion_model"].embedding_size
+    (['emotion_model', 'heads'], ['cafe', 'emodb'], 16)
+    """
+    feature_size = hparams["feature_size"] or hparams["frontend"].output_size
+    emotion_model = hparams["emotion_model"](input_size=feature_size)
+    heads = hparams["heads"](input_size=emotion_model.embedding_size, classes_per_corpus=classes_per_corpus)
+    modules = {"emotion_model": emotion_model, "heads": heads}
+    if hparams["feature_normalization"] is not None:
+        modules["feature_normalization"] = hparams["feature_normalization"]
+    if not hparams["freeze_frontend"]:
+        modules["frontend"] = hparams["frontend"]
+    return modules

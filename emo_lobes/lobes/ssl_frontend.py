@@ -6,12 +6,15 @@ import json
 import os
 
 import torch
+from speechbrain.dataio.dataio import length_to_mask
 from speechbrain.integrations.huggingface.wav2vec2 import Wav2Vec2
 
 from emo_lobes.errors import EmoLobesError
 
 #: The model of the emotion-embedding paper (Section III-B, footnote 1): wav2vec2 XLSR fine-tuned on 56 languages.
 DEFAULT_SOURCE = "voidful/wav2vec2-xlsr-multilingual-56"
+#: Hugging Face model types with wav2vec2's waveform -> conv feature encoder -> transformer layout.
+SPEECH_SSL_MODEL_TYPES = ("wav2vec2", "hubert", "wavlm", "data2vec-audio", "unispeech", "unispeech-sat")
 #: Where hub models are downloaded when ``save_path`` is not given.
 DEFAULT_SAVE_PATH = "pretrained_models"
 
@@ -62,7 +65,14 @@ class SSLFrontend(torch.nn.Module):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # one bar per load clutters every training log
+        from transformers import AutoConfig
+
         try:
+            model_type = AutoConfig.from_pretrained(self.source, cache_dir=save_path).model_type
+            if model_type not in SPEECH_SSL_MODEL_TYPES:  # e.g. a text model's folder
+                raise EmoLobesError(
+                    f"'{self.source}' holds a {model_type} model, not a wav2vec2-style speech model",
+                    f"pass --ssl_source=<a folder or hub id of a {', '.join(SPEECH_SSL_MODEL_TYPES)} model>")
             self.wav2vec2 = Wav2Vec2(
                 self.source, save_path=save_path, output_norm=False, freeze=self.freeze,
                 freeze_feature_extractor=freeze_feature_encoder, output_all_hiddens=self.layer is not None,
@@ -79,12 +89,55 @@ class SSLFrontend(torch.nn.Module):
         if self.layer is not None and not 0 <= self.layer <= n_layers:
             raise EmoLobesError(f"layer {self.layer} asked for, but {self.source} has {n_layers} layers",
                                 f"pass --ssl_layer between 0 and {n_layers}, or null for the last one")
+        # SpeechBrain's wrapper layer-normalises each padded row, zeros included, so an utterance's features would
+        # depend on its batch mates (and differ from the same file alone): normalise over the valid samples here
+        self.normalize_waveform = bool(self.wav2vec2.normalize_wav)
+        self.wav2vec2.normalize_wav = False
+        config = self.wav2vec2.model.config
+        # samples one output frame needs (the feature encoder's receptive field: 400 at 16 kHz, i.e. 25 ms)
+        self.min_samples, step = 1, 1
+        for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+            self.min_samples += (kernel - 1) * step
+            step *= stride
         self.train(False)
 
     @property
     def output_size(self):
         """Size of one output frame (the model's hidden size)."""
         return int(self.wav2vec2.model.config.hidden_size)
+
+    def frame_lengths(self, wav_lens, n_samples, n_frames):
+        """Relative lengths of the output frames of a padded batch: each utterance's valid frames / ``n_frames``.
+
+        The frames of a padded batch are not in proportion to the samples (the feature encoder's receptive field
+        and strides), so ``wav_lens`` would count a frame too many or too few for some utterances; this gives the
+        exact counts the model's attention mask uses.
+
+        Arguments
+        ---------
+        wav_lens : torch.Tensor
+            ``[batch]`` relative lengths of the waveforms.
+        n_samples : int
+            Samples of the padded batch.
+        n_frames : int
+            Frames of the output.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch]`` relative lengths of the frames.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> frontend = SSLFrontend(write_tiny_wav2vec2(tempfile.mkdtemp()))
+        >>> feats = frontend(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
+        >>> (frontend.frame_lengths(torch.tensor([1.0, 0.5]), 16000, feats.shape[1]) * feats.shape[1]).tolist()
+        [49.0, 24.0]
+        """
+        samples = torch.round(wav_lens * n_samples).long().clamp(min=self.min_samples)
+        frames = self.wav2vec2.model._get_feat_extract_output_lengths(samples)
+        return frames.to(wav_lens.dtype).clamp(max=n_frames) / n_frames
 
     def train(self, mode=True):
         """Set training mode; a frozen front-end stays in eval mode (no dropout, no layer drop)."""
@@ -103,12 +156,69 @@ class SSLFrontend(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            ``[batch, frames, output_size]``; the relative lengths of the frames are ``wav_lens``.
+            ``[batch, frames, output_size]``; :meth:`frame_lengths` gives the relative lengths of the frames.
+
+        Utterances shorter than the feature encoder's receptive field (:attr:`min_samples`, 25 ms) are
+        zero-padded to it, so that each gives at least one frame.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> frontend = SSLFrontend(write_tiny_wav2vec2(tempfile.mkdtemp()))
+        >>> frontend.min_samples, frontend(torch.randn(1, 160)).shape   # 10 ms: padded to 25 ms, one frame
+        (400, torch.Size([1, 1, 32]))
+        >>> bool(frontend(torch.randn(2, 16000), torch.tensor([1.0, 0.01])).isfinite().all())
+        True
         """
+        if wavs.shape[1] < self.min_samples:
+            wavs = torch.nn.functional.pad(wavs, (0, self.min_samples - wavs.shape[1]))
+        if wav_lens is not None:
+            wav_lens = wav_lens.clamp(min=self.min_samples / wavs.shape[1])
+        if self.normalize_waveform:
+            wavs = normalize_valid_samples(wavs, wav_lens)
         out = self.wav2vec2(wavs, wav_lens)
         if self.layer is not None:
             out = out[self.layer]
         return out
+
+
+def normalize_valid_samples(wavs, wav_lens=None, eps=1e-5):
+    """Zero mean and unit variance of each waveform over its valid samples; the padding stays zero.
+
+    It equals ``torch.nn.functional.layer_norm`` of each unpadded waveform, so a padded batch gives each utterance
+    what it gets alone.
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        ``[batch, samples]``.
+    wav_lens : torch.Tensor, optional
+        ``[batch]`` relative lengths (``None``: no padding).
+    eps : float
+        Added to the variance.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, samples]``.
+
+    Example
+    -------
+    >>> wav = torch.randn(1, 300)
+    >>> batch = torch.cat([torch.nn.functional.pad(wav, (0, 100)), torch.randn(1, 400)])
+    >>> normalized = normalize_valid_samples(batch, torch.tensor([0.75, 1.0]))
+    >>> alone = torch.nn.functional.layer_norm(wav, wav.shape[1:])
+    >>> bool(torch.allclose(normalized[:1, :300], alone, atol=1e-5)), bool(normalized[0, 300:].eq(0).all())
+    (True, True)
+    """
+    if wav_lens is None:
+        return torch.nn.functional.layer_norm(wavs, wavs.shape[1:], eps=eps)
+    counts = torch.round(wav_lens * wavs.shape[1]).long()
+    mask = length_to_mask(counts, max_len=wavs.shape[1], device=wavs.device).to(wavs.dtype)
+    total = mask.sum(dim=1, keepdim=True)
+    mean = (wavs * mask).sum(dim=1, keepdim=True) / total
+    variance = ((wavs - mean) * mask).square().sum(dim=1, keepdim=True) / total
+    return (wavs - mean) / torch.sqrt(variance + eps) * mask
 
 
 def write_tiny_wav2vec2(folder, seed=0, hidden_size=32, num_layers=2, conv_channels=32, num_heads=2):

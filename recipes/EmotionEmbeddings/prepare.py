@@ -70,6 +70,39 @@ def corpus_folder(data_folder, spec):
     return os.path.join(data_folder, spec["folder"])
 
 
+def check_corpus_folders(data_folder, folders):
+    """Fail with one line when the data folder, or the folder of a corpus the run uses, is missing.
+
+    Arguments
+    ---------
+    data_folder : str
+        The ``--data_folder``.
+    folders : dict
+        ``{corpus: its folder}``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "CaFE"))
+    >>> check_corpus_folders(root, {"cafe": os.path.join(root, "CaFE")})
+    >>> try:
+    ...     check_corpus_folders(root, {"cafe": os.path.join(root, "CaFE"), "emodb": os.path.join(root, "EmoDB")})
+    ... except EmoLobesError as err:
+    ...     print(err.problem)
+    data folder ... has no EmoDB/ (emodb)
+    """
+    fix = ("pass --data_folder=<the folder holding the corpus folders CaFE/, EmoDB/, GEMEP/ (with metadata.csv), "
+           "RAVDESS/>, or give a corpus its folder with --corpora")
+    if not os.path.isdir(data_folder):
+        raise EmoLobesError(f"data folder {data_folder} does not exist", fix)
+    if not os.listdir(data_folder):
+        raise EmoLobesError(f"data folder {data_folder} is empty", fix)
+    missing = [f"{os.path.relpath(folder, data_folder)}/ ({name})" for name, folder in sorted(folders.items())
+               if not os.path.isdir(folder)]
+    if missing:
+        raise EmoLobesError(f"data folder {data_folder} has no {', '.join(missing)}", fix)
+
+
 def split_corpus(records, split_spec, loso=False, fold=1, seed=0):
     """One corpus's speaker-independent split.
 
@@ -263,6 +296,7 @@ def prepare_emotion_embeddings(
     >>> from emo_lobes.synthetic import write_corpus
     >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root); _ = write_corpus("gemep", root)
     >>> paths = prepare_emotion_embeddings(root, os.path.join(root, "prep"), train_corpora=["emodb", "gemep"])
+    [EmotionEmbeddings prep] manifests written to .../prep (entries: emodb 174, gemep 177)
     >>> sizes = {c: len(json.load(open(p))) for c, p in paths["train"].items()}
     >>> sizes, len(json.load(open(paths["labels"]))["gemep"])
     ({'emodb': 108, 'gemep': 108}, 12)
@@ -297,6 +331,7 @@ def prepare_emotion_embeddings(
     paths.update(labels=os.path.join(save_folder, "labels.json"), split=os.path.join(save_folder, "split.json"))
     if skip_prep or prep_is_current(save_folder, options, outputs):
         return paths
+    check_corpus_folders(data_folder, folders)
     for folder in folders.values():
         assert_not_inside(save_folder, folder)
     check_output_folder_writable(save_folder)
@@ -329,6 +364,8 @@ def prepare_emotion_embeddings(
     write_json_atomic(split_info, paths["split"])
     write_problems_report(problems, os.path.join(save_folder, "problems.txt"))
     save_prep_options(save_folder, options)
+    sizes = ", ".join(f"{name} {sum(len(partitions[part].get(name, [])) for part in partitions)}" for name in used)
+    print(f"[EmotionEmbeddings prep] manifests written to {save_folder} (entries: {sizes})", flush=True)
     return paths
 
 

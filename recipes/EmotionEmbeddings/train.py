@@ -12,6 +12,9 @@ own labels and its own Linear + log-softmax head over the shared emotion model; 
 evaluation corpus goes through every head (cross-corpus, Table III). Outputs in the output folder:
 test_results.json (within-corpus UAR per corpus, cross-corpus pairs, per-utterance predictions through every
 head), embeddings.npz (test emotion embeddings, for plot_embeddings.py) and cross_corpus.md.
+
+Several processes: ``torchrun --nproc_per_node=N recipes/EmotionEmbeddings/train.py <hparams> ...`` (add
+``--distributed_backend=gloo --device=cpu`` on CPU); dev and test predictions are gathered over the processes.
 """
 import json
 import os
@@ -20,27 +23,36 @@ import sys
 import numpy as np
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.dataset import DynamicItemDataset
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import corpus_folder, prepare_emotion_embeddings  # noqa: E402
 
 from emo_lobes.audio import load_audio  # noqa: E402
+from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.cross_corpus import score_all_pairs, summarize_pairs  # noqa: E402
+from emo_lobes.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.frontend_cache import CachedFrozenFrontend  # noqa: E402
+from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules  # noqa: E402
 from emo_lobes.manifest import load_manifest, write_text_atomic  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
 from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
 
 
-class EmotionEmbeddingBrain(sb.Brain):
+#: Decimals of the per-utterance probabilities in test_results.json.
+PROBABILITY_DECIMALS = 5
+
+
+class EmotionEmbeddingBrain(EmoLobesBrain):
     """Front-end -> shared emotion model -> the utterance's own corpus head (training); every head (testing).
 
     Extra attributes set in ``__main__``: ``labels`` (``{corpus: sorted labels}``) and ``label_emotions``
-    (``{corpus: {label: emotion}}``) of every corpus used.
+    (``{corpus: {label: emotion}}``) of every corpus used. Under torchrun each process trains on its shard and
+    evaluates its shard of dev and test; the dev UAR (which picks the checkpoint) and the test metrics are
+    computed on the predictions of all processes.
     """
 
     def compute_forward(self, batch, stage):
@@ -52,6 +64,9 @@ class EmotionEmbeddingBrain(sb.Brain):
         else:
             wavs, lens = batch.sig
             feats = self.modules.frontend(wavs, lens)
+            frontend = unwrap_module(self.modules.frontend)
+            if hasattr(frontend, "frame_lengths"):  # exact valid frames (wav2vec2's strides are not proportional)
+                lens = frontend.frame_lengths(lens, wavs.shape[1], feats.shape[1])
         if "feature_normalization" in self.modules:  # global statistics, gathered in the first epoch
             feats = self.modules.feature_normalization(feats, lens, epoch=self.hparams.epoch_counter.current)
         return self.modules.emotion_model(feats, lens)
@@ -61,31 +76,25 @@ class EmotionEmbeddingBrain(sb.Brain):
         head's prediction (and, when testing, the embedding) of every utterance."""
         corpora = list(batch.corpus)
         targets = batch.label_index.data[:, 0].to(self.device)
-        heads = self.modules.heads
-        trained = [i for i, corpus in enumerate(corpora) if corpus in heads.corpora]
-        if trained:
-            loss = heads.routed_loss(embeddings[trained], [corpora[i] for i in trained], targets[trained])
+        heads, names = self.modules.heads, unwrap_module(self.modules.heads).corpora
+        trained = [i for i, corpus in enumerate(corpora) if corpus in names]
+        if trained:  # through the (DDP) module's forward: the routed loss
+            loss = heads(embeddings[trained], [corpora[i] for i in trained], targets[trained])
         else:  # an evaluation-only corpus (single-corpus model tested across corpora): no own head
             loss = embeddings.sum() * 0.0
         if stage != sb.Stage.TRAIN:
             with torch.no_grad():
-                predicted = {head: heads(embeddings, head).argmax(dim=1).tolist() for head in heads.corpora}
+                probabilities = {head: heads(embeddings, head).exp() for head in names}
             for i, (utt_id, corpus, label) in enumerate(zip(batch.id, corpora, batch.label)):
-                outcome = {"id": utt_id, "corpus": corpus, "true": label,
-                           "heads": {head: self.labels[head][predicted[head][i]] for head in heads.corpora}}
-                outcome["pred"] = outcome["heads"].get(corpus)
+                predicted = {head: self.labels[head][int(probabilities[head][i].argmax())] for head in names}
+                outcome = {"id": utt_id, "corpus": corpus, "true": label, "pred": predicted.get(corpus),
+                           "heads": predicted}
                 if stage == sb.Stage.TEST:
-                    outcome["embedding"] = embeddings[i].detach().cpu().numpy()
+                    outcome["probs"] = None if corpus not in names else [
+                        round(float(p), PROBABILITY_DECIMALS) for p in probabilities[corpus][i]]
+                    outcome["embedding"] = embeddings[i].detach().float().cpu().numpy()
                 self.outcomes.append(outcome)
         return loss
-
-    def init_optimizers(self):
-        """Adam over the trainable parameters only (a frozen front-end's weights are left out)."""
-        trainable = [param for param in self.modules.parameters() if param.requires_grad]
-        self.optimizer = self.opt_class(trainable)
-        self.optimizers_dict = {"opt_class": self.optimizer}
-        if self.checkpointer is not None:
-            self.checkpointer.add_recoverable("optimizer", self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
         """Reset the collected predictions."""
@@ -94,7 +103,7 @@ class EmotionEmbeddingBrain(sb.Brain):
     def corpus_metrics(self, outcomes=None):
         """Within-corpus metrics of the collected (or given) predictions, per corpus with a head (own head only)."""
         metrics = {}
-        for corpus in self.modules.heads.corpora:
+        for corpus in unwrap_module(self.modules.heads).corpora:
             mine = [o for o in (self.outcomes if outcomes is None else outcomes) if o["corpus"] == corpus]
             if mine:
                 metrics[corpus] = classification_metrics([o["true"] for o in mine], [o["pred"] for o in mine],
@@ -102,10 +111,15 @@ class EmotionEmbeddingBrain(sb.Brain):
         return metrics
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log losses and dev UAR (mean over corpora and per corpus); keep the checkpoint with the best dev UAR."""
+        """Log losses and dev UAR (mean over corpora and per corpus); keep the checkpoint with the best dev UAR.
+
+        Dev and test losses are averaged and predictions gathered over all processes first.
+        """
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": round(stage_loss, 4)}
             return
+        stage_loss = self.loss_over_processes(stage_loss)
+        self.outcomes = gather_in_dataset_order(self.outcomes)
         metrics = self.corpus_metrics()
         mean_uar = float(np.mean([m["ua"] for m in metrics.values()])) if metrics else 0.0
         stats = {"loss": round(stage_loss, 4), "UAR": round(mean_uar, 4)}
@@ -119,6 +133,7 @@ class EmotionEmbeddingBrain(sb.Brain):
             self.hparams.train_logger.log_stats(
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats)
             self.test_outcomes = list(self.outcomes)
+            self.test_loss = float(stage_loss)
 
 
 def dataio_prep(hparams, paths, labels):
@@ -183,20 +198,17 @@ def build_frontend_modules(hparams):
 
 
 def build_brain(hparams, run_opts, labels):
-    """The Brain with its modules (front-end, emotion model, one head per training corpus) and checkpointer."""
-    feature_size = hparams["feature_size"] or hparams["frontend"].output_size
-    emotion_model = hparams["emotion_model"](input_size=feature_size)
-    heads = hparams["heads"](input_size=emotion_model.embedding_size,
-                             classes_per_corpus={c: len(labels[c]) for c in hparams["train_corpora"]})
-    modules = {"emotion_model": emotion_model, "heads": heads, **build_frontend_modules(hparams)}
+    """The Brain with its modules (front-end, emotion model, one head per training corpus) and checkpointer.
+
+    The trained modules (:func:`emo_lobes.lobes.emotion_embedding.emotion_embedding_modules`, which the
+    inference adapter builds the same way) are added to the hparams' checkpointer, beside the epoch counter and
+    the random generators' state.
+    """
+    trained = emotion_embedding_modules(hparams, {c: len(labels[c]) for c in hparams["train_corpora"]})
     checkpointer = hparams["checkpointer"]
-    if hparams["feature_normalization"] is not None:
-        modules["feature_normalization"] = hparams["feature_normalization"]
-        checkpointer.add_recoverable("feature_normalization", hparams["feature_normalization"])
-    checkpointer.add_recoverable("emotion_model", emotion_model)
-    checkpointer.add_recoverable("heads", heads)
-    if not hparams["freeze_frontend"]:
-        checkpointer.add_recoverable("frontend", hparams["frontend"])
+    for name, module in trained.items():
+        checkpointer.add_recoverable(name, module)
+    modules = {**trained, **build_frontend_modules(hparams)}
     brain = EmotionEmbeddingBrain(modules=modules, opt_class=hparams["opt_class"], hparams=hparams,
                                   run_opts=run_opts, checkpointer=checkpointer)
     brain.labels = labels
@@ -204,7 +216,10 @@ def build_brain(hparams, run_opts, labels):
 
 
 def write_outcomes(brain, hparams, label_emotions):
-    """Write test_results.json, embeddings.npz and cross_corpus.md from the test predictions."""
+    """Write test_results.json, embeddings.npz and cross_corpus.md from the test predictions (main process only).
+
+    Every process computes the metrics (they are returned); only the main process writes the files.
+    """
     outcomes = brain.test_outcomes
     per_corpus = brain.corpus_metrics(outcomes)
     train_corpora = list(hparams["train_corpora"])
@@ -217,14 +232,17 @@ def write_outcomes(brain, hparams, label_emotions):
                                      labels=[f"{c}:{label}" for c in train_corpora for label in brain.labels[c]])
     pairs = score_all_pairs(outcomes, label_emotions)
     summary = summarize_pairs(pairs)
-    predictions = [{k: o[k] for k in ("id", "corpus", "true", "pred", "heads")} for o in outcomes]
+    predictions = [{k: o[k] for k in ("id", "corpus", "true", "pred", "probs", "heads")} for o in outcomes]
     extra = {
-        "setting": hparams["setting"], "train_corpora": train_corpora, "eval_corpora": list(hparams["eval_corpora"]),
+        "recipe": "EmotionEmbeddings", "setting": hparams["setting"], "train_corpora": train_corpora,
+        "eval_corpora": list(hparams["eval_corpora"]),
         "per_corpus": per_corpus, "mean_corpus_ua": float(np.mean([m["ua"] for m in per_corpus.values()])),
         "cross_corpus": {"pairs": pairs, "summary": summary}, "label_emotions": label_emotions,
         "frontend": hparams["frontend_id"], "freeze_frontend": hparams["freeze_frontend"], "loso": hparams["loso"],
-        "fold": hparams["fold"], "seed": hparams["seed"],
+        "fold": hparams["fold"], "seed": hparams["seed"], "test_loss": brain.test_loss,
     }
+    if not if_main_process():
+        return top, per_corpus, summary
     output_folder = hparams["output_folder"]
     write_test_results(os.path.join(output_folder, "test_results.json"), top, predictions, extra=extra)
     correct = np.array([o["pred"] is not None and o["pred"] == o["true"] for o in outcomes])
@@ -245,22 +263,21 @@ def write_outcomes(brain, hparams, label_emotions):
 if __name__ == "__main__":
     install_excepthook()
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
+    hparams = load_hparams_checked(hparams_file, overrides)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
-    run_on_main(prepare_emotion_embeddings, kwargs={
+    prep_options = {
         "data_folder": hparams["data_folder"], "save_folder": hparams["prep_folder"], "corpora": hparams["corpora"],
         "train_corpora": hparams["train_corpora"], "eval_corpora": hparams["eval_corpora"],
         "splits": hparams["splits"], "loso": hparams["loso"], "fold": hparams["fold"], "seed": hparams["seed"],
-        "balance": hparams["balance_corpora"], "skip_prep": hparams["skip_prep"],
-    })
-    paths = prepare_emotion_embeddings(
-        hparams["data_folder"], hparams["prep_folder"], corpora=hparams["corpora"],
-        train_corpora=hparams["train_corpora"], eval_corpora=hparams["eval_corpora"], splits=hparams["splits"],
-        loso=hparams["loso"], fold=hparams["fold"], seed=hparams["seed"], balance=hparams["balance_corpora"],
-        skip_prep=True)
+        "balance": hparams["balance_corpora"],
+    }
+    run_on_main(prepare_emotion_embeddings, kwargs=dict(prep_options, skip_prep=hparams["skip_prep"]))
+    paths = prepare_emotion_embeddings(**prep_options, skip_prep=True)  # the paths only, on every process
+    if not os.path.isfile(paths["labels"]):
+        raise EmoLobesError(f"no prepared data in {hparams['prep_folder']}", "run once without --skip_prep=True")
     with open(paths["labels"], encoding="utf-8") as labels_file:
         label_emotions = json.load(labels_file)
     labels = {corpus: sorted(table) for corpus, table in label_emotions.items()}
@@ -274,7 +291,9 @@ if __name__ == "__main__":
               valid_loader_kwargs=hparams["eval_dataloader_options"])
     brain.evaluate(datasets["test"], max_key="UAR", test_loader_kwargs=hparams["eval_dataloader_options"])
     top, per_corpus, summary = write_outcomes(brain, hparams, label_emotions)
-    print(f"[EmotionEmbeddings] test UAR per corpus: "
-          + ", ".join(f"{c} {100 * m['ua']:.1f}%" for c, m in per_corpus.items())
-          + f"; cross-corpus UAR neg/neu/pos {mean_std(summary['sentiment']['cross']['mean'], None)}%, "
-          + f"shared classes {mean_std(summary['shared']['cross']['mean'], None)}%")
+    if if_main_process():
+        print("[EmotionEmbeddings] test UAR per corpus: "
+              + ", ".join(f"{c} {100 * m['ua']:.1f}%" for c, m in per_corpus.items())
+              + f"; cross-corpus UAR neg/neu/pos {mean_std(summary['sentiment']['cross']['mean'], None)}%, "
+              + f"shared classes {mean_std(summary['shared']['cross']['mean'], None)}%")
+    leave_process_group()
