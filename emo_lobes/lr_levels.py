@@ -85,6 +85,17 @@ class PlateauLevelsEpochCounter(EpochCounter):
     ...     counter.update_metric(0.5 if epoch == 1 else 0.4)
     >>> history
     [0.1, 0.1, 0.1, 0.01, 0.01]
+
+    Its whole state (epoch, level, best metric, epochs without gain, stop flag) is saved with each checkpoint, so a
+    resumed run follows the same schedule:
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "counter.ckpt")
+    >>> counter._save(path)
+    >>> resumed = PlateauLevelsEpochCounter(limit=100, patience=2, levels=(0.1, 0.01))
+    >>> resumed._recover(path)
+    >>> resumed.state() == counter.state(), resumed.state()
+    (True, {'current': 5, 'level': 1, 'best': 0.5, 'epochs_without_gain': 2, 'should_stop': True})
     """
 
     def __init__(self, limit, patience, levels=(0.1, 0.01, 0.001)):

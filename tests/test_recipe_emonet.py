@@ -14,7 +14,7 @@ from speechbrain.dataio.batch import PaddedBatch
 
 from emo_lobes import features_cache
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.round_robin import RoundRobinBatches
+from emo_lobes.round_robin import MultiCorpusDataset, RoundRobinBatchSampler
 from emo_lobes.splits import check_no_leakage
 from emo_lobes.synthetic import write_corpus
 
@@ -88,20 +88,26 @@ def test_prepare_is_speaker_independent_and_skips_or_rebuilds(corpora, tmp_path)
 
 def test_round_robin_takes_one_batch_of_each_corpus_in_turn(corpora, tmp_path):
     hparams = {"sample_rate": 16000, "train_chunk_duration": 5.0, "eval_max_duration": 30.0, "batch_size": 40,
-               "eval_batch_size": 8, "num_workers": 0}
-    loaders = []
+               "eval_batch_size": 8, "num_workers": 0, "seed": 0}
+    datasets = []
     for index, name in enumerate(("urdu", "emodb")):
         paths = prepare.prepare_emonet(name, corpora[name], str(tmp_path / name), n_folds=4, n_dev_speakers=1)
-        datasets, _ = train.corpus_datasets(hparams, paths, corpora[name], index)
-        datasets["train"].set_output_keys(["id", "domain"])  # skip audio: only the order is checked
-        loaders.append(torch.utils.data.DataLoader(datasets["train"], batch_size=40, collate_fn=PaddedBatch))
-    n_urdu_batches = len(loaders[0])
-    stream = RoundRobinBatches(loaders, rounds=n_urdu_batches + 1)
-    batches = list(stream)
+        corpus, _ = train.corpus_datasets(hparams, paths, corpora[name], index)
+        corpus["train"].set_output_keys(["id", "domain"])  # skip audio: only the order is checked
+        datasets.append(corpus["train"])
+    n_urdu_batches = -(-len(datasets[0]) // 40)
+    sampler = RoundRobinBatchSampler([len(d) for d in datasets], batch_size=40, rounds=n_urdu_batches + 1, seed=0)
+    sampler.set_epoch(1)
+    loader = torch.utils.data.DataLoader(MultiCorpusDataset(datasets), batch_sampler=sampler, collate_fn=PaddedBatch)
+    batches = list(loader)
     assert [int(b.domain[0]) for b in batches] == [0, 1] * (n_urdu_batches + 1)
     assert all(len(set(b.domain.tolist())) == 1 for b in batches)
     urdu_ids = [b.id for b in batches[::2]]
-    assert urdu_ids[n_urdu_batches] == urdu_ids[0]  # the exhausted corpus restarts (unshuffled loader here)
+    first_pass = [utt for ids in urdu_ids[:n_urdu_batches] for utt in ids]
+    assert sorted(first_pass) == sorted(datasets[0].data_ids)  # one pass: every utterance once
+    assert urdu_ids[n_urdu_batches] != urdu_ids[0]  # the exhausted corpus restarts, reshuffled
+    sampler.set_epoch(2)  # the next epoch continues the passes where the first stopped
+    assert list(sampler)[0] == sampler.batch(0, n_urdu_batches + 1)
 
 
 def test_scratch_writes_both_evaluation_points(scratch_run):

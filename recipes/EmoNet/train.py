@@ -7,6 +7,8 @@ python recipes/EmoNet/train.py recipes/EmoNet/hparams/transfer.yaml --corpus=emo
     --pretrained_folder=results/EmoNet/scratch/urdu/1986/fold_1
 python recipes/EmoNet/train.py recipes/EmoNet/hparams/multidomain.yaml --corpora="[emodb, ravdess, cafe]" \
     --data_folders="[/data/EmoDB, /data/RAVDESS, /data/CaFE]"
+torchrun --nproc_per_node=2 recipes/EmoNet/train.py recipes/EmoNet/hparams/scratch.yaml --corpus=urdu \
+    --data_folder=/data/URDU --distributed_backend=gloo --device=cpu
 
 Modes (hparam ``mode``): ``scratch`` trains every parameter on one corpus (Section 4.3); ``transfer`` loads the
 shared model of an earlier run, freezes it and trains only the new corpus's adapters, batch norms and head
@@ -16,8 +18,12 @@ With ``aggregate_targets`` (hparams/aggregated.yaml, hparams/arousal_valence.yam
 valence classes pooled over the corpora with Table 2 (Section 6.2).
 Both evaluation points of Table 3 (best-dev checkpoint and final epoch) are tested and written to
 ``test_results.json`` (top level: best-dev).
+Each training phase checkpoints in ``save/<phase>/``; running the same command again skips finished phases and
+resumes the interrupted one where it stopped.
 """
+import gc
 import json
+import math
 import os
 import random
 import sys
@@ -27,15 +33,20 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 import torchaudio
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.utils.distributed import run_on_main
+from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import SPLIT_KEYS, prepare_aggregated, prepare_emonet  # noqa: E402
 
+from emo_lobes.adapters.emonet import EXPERIMENT_FILE, build_emonet, relative_frame_lengths  # noqa: E402
 from emo_lobes.audio import load_audio  # noqa: E402
+from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.checkpoints import AtomicCheckpointer, load_tensors  # noqa: E402
+from emo_lobes.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
+from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.inference import experiment_recipe  # noqa: E402
 from emo_lobes.lobes.adapters import (  # noqa: E402
     domain_parameter_names,
     domain_state_dict,
@@ -45,27 +56,33 @@ from emo_lobes.lobes.adapters import (  # noqa: E402
     parameter_counts,
     shared_state_dict,
 )
-from emo_lobes.lobes.emonet import EmoNet  # noqa: E402
-from emo_lobes.lr_levels import PlateauLevelsEpochCounter, budget_level, inverse_time_decay  # noqa: E402
+from emo_lobes.lr_levels import budget_level, inverse_time_decay  # noqa: E402
 from emo_lobes.manifest import load_manifest, write_json_atomic  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
-from emo_lobes.round_robin import ChainedBatches, RoundRobinBatches, batch_stream_loader  # noqa: E402
+from emo_lobes.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
 from emo_lobes.training import inverse_frequency_weights  # noqa: E402
 
+RECIPE = "EmoNet"
 #: File a finished run leaves for transfer runs, and the kind it declares.
 SHARED_MODEL_FILE = "shared_model.ckpt"
 SHARED_MODEL_KIND = "emonet-shared-model"
+#: Each corpus's test metrics after the round-robin phase; written after shared_model.ckpt, it marks that phase done.
+BEFORE_FINETUNE_FILE = "before_finetune.json"
 #: Hparams that fix the shared architecture; a pre-trained model must match them.
 ARCHITECTURE_KEYS = ("n_mels", "stem_channels", "stack_channels", "blocks_per_stack", "use_adapters",
                      "attention_size", "shared_attention")
+#: Decimals of the per-utterance class probabilities in test_results.json.
+PROBABILITY_DECIMALS = 5
 
 
-class EmoNetBrain(sb.Brain):
+class EmoNetBrain(EmoLobesBrain):
     """Trains and evaluates :class:`~emo_lobes.lobes.emonet.EmoNet` on batches tagged with their domain.
 
     Extra hparams (set per training phase in ``__main__``): ``domains`` (list of dicts with ``name``,
-    ``index``, ``labels``, ``class_weights``), ``epoch_counter``, and for budgeted multi-domain training
-    ``rounds_per_level`` (None: the counter's dev-plateau level is used).
+    ``index``, ``labels``, ``class_weights``), ``epoch_counter``, ``chunk_draws`` and, for budgeted multi-domain
+    training, ``rounds_per_level`` (None: the counter's dev-plateau level is used).
+    Under torchrun each process trains on its share of every batch and scores its share of dev and test; the
+    predictions of all processes are gathered (in dataset order) before metrics, the loss averaged over processes.
     """
 
     def compute_forward(self, batch, stage):
@@ -75,19 +92,26 @@ class EmoNetBrain(sb.Brain):
         feats = self.modules.compute_features(wavs)
         hop = self.hparams.sample_rate * self.hparams.hop_length // 1000
         # Exact frame counts (STFT with center=True: samples // hop + 1), so padding changes nothing.
-        frames = torch.div(torch.round(wav_lens * wavs.shape[1]).long(), hop, rounding_mode="floor") + 1
-        return self.modules.model(feats, frames.float() / feats.shape[1], int(batch.domain[0]))
+        lengths = relative_frame_lengths(wav_lens, wavs.shape[1], hop, feats.shape[1])
+        # outside training the bare model: processes score different numbers of batches, and a DDP forward
+        # would wait for the others to broadcast batch norm buffers
+        model = self.modules.model if stage == sb.Stage.TRAIN else unwrap_module(self.modules.model)
+        return model(feats, lengths, int(batch.domain[0]))
 
     def compute_objectives(self, log_probs, batch, stage):
-        """Class-weighted cross-entropy (Section 4.3); records predictions outside training."""
+        """Class-weighted cross-entropy (Section 4.3); records predictions and probabilities outside training."""
         domain = int(batch.domain[0])
         targets = batch.label_index.to(self.device)
         weights = self.domain_info[domain]["class_weights"].to(self.device)
+        log_probs = log_probs.float()
         loss = F.nll_loss(log_probs, targets, weight=weights)
         if stage != sb.Stage.TRAIN:
             labels = self.domain_info[domain]["labels"]
-            for utt_id, true, pred in zip(batch.id, targets.tolist(), log_probs.argmax(dim=1).tolist()):
-                self.predictions[domain].append({"id": utt_id, "true": labels[true], "pred": labels[pred]})
+            probabilities = log_probs.detach().exp().cpu().tolist()
+            for utt_id, true, probs in zip(batch.id, targets.tolist(), probabilities):
+                self.predictions[domain].append({
+                    "id": utt_id, "true": labels[true], "pred": labels[max(range(len(probs)), key=probs.__getitem__)],
+                    "probs": [round(p, PROBABILITY_DECIMALS) for p in probs]})
         return loss
 
     def on_fit_start(self):
@@ -95,13 +119,14 @@ class EmoNetBrain(sb.Brain):
         self.dev_history = {}
         super().on_fit_start()
 
-    def init_optimizers(self):
-        """SGD over the parameters left trainable (frozen shared parameters get no momentum or decay)."""
-        trainable = [param for param in self.modules.parameters() if param.requires_grad]
-        self.optimizer = self.opt_class(trainable)
-        self.optimizers_dict = {"opt_class": self.optimizer}
-        if self.checkpointer is not None:
-            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+    def _train_loader_specifics(self, dataset, loader_kwargs):
+        """Leave a :class:`RoundRobinBatchSampler` as it is: it shards itself (SpeechBrain would deal whole batches,
+        i.e. whole corpora, to the processes)."""
+        batch_sampler = loader_kwargs.get("batch_sampler")
+        if isinstance(batch_sampler, RoundRobinBatchSampler):
+            self.train_sampler = batch_sampler  # SpeechBrain calls its set_epoch before each epoch
+            return loader_kwargs
+        return super()._train_loader_specifics(dataset, loader_kwargs)
 
     def on_fit_batch_start(self, batch, should_step):
         """Set this step's learning rate: level (dev plateau or round budget) with per-step decay."""
@@ -117,27 +142,35 @@ class EmoNetBrain(sb.Brain):
             group["lr"] = self.current_lr
 
     def on_stage_start(self, stage, epoch=None):
-        """Index the phase's domains and reset the collected predictions."""
+        """Index the phase's domains, reset the collected predictions, and set the training chunks' pass."""
         self.domain_info = {domain["index"]: domain for domain in self.hparams.domains}
         self.predictions = defaultdict(list)
+        if stage == sb.Stage.TRAIN:
+            self.hparams.chunk_draws.set_pass(epoch - 1)  # single corpus: one pass per epoch (round-robin: per key)
 
     def stage_metrics(self):
-        """Per-domain :func:`classification_metrics` of the collected predictions, with predictions."""
+        """Per-domain :func:`classification_metrics` of the predictions of every process, with the predictions."""
         results = {}
-        for domain, predictions in sorted(self.predictions.items()):
-            metrics = classification_metrics([p["true"] for p in predictions], [p["pred"] for p in predictions],
-                                             labels=self.domain_info[domain]["labels"])
-            results[domain] = dict(metrics, predictions=predictions)
+        for domain in sorted(self.domain_info):  # the same order on every process: gathering is collective
+            predictions = gather_in_dataset_order(self.predictions[domain])
+            if predictions:
+                metrics = classification_metrics([p["true"] for p in predictions], [p["pred"] for p in predictions],
+                                                 labels=self.domain_info[domain]["labels"])
+                results[domain] = dict(metrics, predictions=predictions)
         return results
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Log, move the lr level on dev UAR, checkpoint (best dev UAR and latest kept), store test metrics."""
+        """Log, move the lr level on dev UAR, checkpoint (best dev UAR and latest kept), keep test metrics.
+
+        The lr-level counter is updated before the checkpoint is saved, so a resumed run follows the same schedule.
+        """
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
             return
+        stage_loss = self.loss_over_processes(stage_loss)
         metrics = self.stage_metrics()
         mean_uar = sum(m["ua"] for m in metrics.values()) / len(metrics)
-        self.last_metrics = metrics
+        self.last_metrics, self.last_loss = metrics, stage_loss
         if stage == sb.Stage.VALID:
             self.dev_history[epoch] = metrics  # reused by evaluate_points instead of re-scoring dev
             counter = self.hparams.epoch_counter
@@ -152,6 +185,40 @@ class EmoNetBrain(sb.Brain):
                 valid_stats=stats,
             )
             self.checkpointer.save_and_keep_only(meta={"UAR": mean_uar, "epoch": epoch}, max_keys=["UAR"])
+
+
+class ChunkDraws:
+    """Where training chunks start: one generator per (seed, pass, utterance), the same in any process.
+
+    A chunk depends on the run's seed, the pass through the corpus (the epoch, or a corpus's pass in round-robin
+    training) and the utterance only, so it is the same with or without loader workers, under torchrun and in a
+    resumed run (Python's global generator differs in each loader worker, and after a mid-epoch resume).
+
+    Arguments
+    ---------
+    seed : int
+        The run's seed.
+
+    Example
+    -------
+    >>> draws = ChunkDraws(1986)
+    >>> draws.set_pass(2)
+    >>> first = draws.generator("utt1").random()
+    >>> first == draws.generator("utt1").random(), first == ChunkDraws(1986).generator("utt1").random()
+    (True, False)
+    """
+
+    def __init__(self, seed):
+        self.seed = int(seed)
+        self.pass_index = 0
+
+    def set_pass(self, pass_index):
+        """Draw the chunks of pass ``pass_index`` (0-based) from now on."""
+        self.pass_index = int(pass_index)
+
+    def generator(self, utt_id):
+        """A ``random.Random`` for ``utt_id``'s chunk in the current pass."""
+        return random.Random(f"{self.seed}/{self.pass_index}/{utt_id}")
 
 
 def random_chunk(n_frames, chunk_frames, rng=random):
@@ -234,17 +301,18 @@ class AudioCache:
         return sig
 
 
-def corpus_datasets(hparams, prep_paths, data_folder, domain_index, audio_cache=None):
+
+def corpus_datasets(hparams, prep_paths, data_folder, domain_index, audio_cache=None, chunk_draws=None):
     """Train/valid/test DynamicItemDatasets of one corpus, with audio, label and domain pipelines.
 
     Training takes a random ``train_chunk_duration`` chunk of longer utterances (only those frames are read
-    when the file is not cached); evaluation takes the whole utterance up to ``eval_max_duration`` seconds
-    (Section 5.1).
+    when the file is not cached), placed by ``chunk_draws`` (a :class:`ChunkDraws`); evaluation takes the whole
+    utterance up to ``eval_max_duration`` seconds (Section 5.1).
 
     Returns
     -------
     datasets : dict
-        ``train``, ``valid``, ``test``.
+        ``train``, ``valid``, ``test``, and the ``chunk_draws`` of the training set.
     labels : list of str
         The corpus's class labels, index order.
     """
@@ -253,16 +321,17 @@ def corpus_datasets(hparams, prep_paths, data_folder, domain_index, audio_cache=
     index_of = {label: index for index, label in enumerate(labels)}
     sample_rate = hparams["sample_rate"]
     cache = audio_cache if audio_cache is not None else AudioCache(0)
+    draws = chunk_draws if chunk_draws is not None else ChunkDraws(hparams.get("seed", 0))
 
-    @sb.utils.data_pipeline.takes("wav", "sample_rate", "duration")
+    @sb.utils.data_pipeline.takes("id", "wav", "sample_rate", "duration")
     @sb.utils.data_pipeline.provides("sig")
-    def train_audio(wav, file_rate, duration):
+    def train_audio(utt_id, wav, file_rate, duration):
         chunk = hparams["train_chunk_duration"]
         sig = cache.get(wav, file_rate, sample_rate)
         if sig is not None:
-            start, stop = random_chunk(len(sig), int(chunk * sample_rate))
+            start, stop = random_chunk(len(sig), int(chunk * sample_rate), draws.generator(utt_id))
             return sig[start:stop]
-        start, stop = random_chunk(int(round(duration * file_rate)), int(chunk * file_rate))
+        start, stop = random_chunk(int(round(duration * file_rate)), int(chunk * file_rate), draws.generator(utt_id))
         return load_audio(wav, sample_rate, start=start, stop=stop)  # only the chunk is read
 
     @sb.utils.data_pipeline.takes("wav", "sample_rate")
@@ -284,12 +353,12 @@ def corpus_datasets(hparams, prep_paths, data_folder, domain_index, audio_cache=
     def domain_pipeline(_):
         return domain_index
 
-    datasets = {}
+    datasets = {"chunk_draws": draws}
     for part in ("train", "valid", "test"):
         dataset = sb.dataio.dataset.DynamicItemDataset.from_json(
             prep_paths[part], replacements={"data_root": data_folder}
         )
-        if part != "train":
+        if part != "train" or hparams.get("sorting") == "ascending":
             dataset = dataset.filtered_sorted(sort_key="duration")  # less padding; results do not depend on it
         dataset.add_dynamic_item(train_audio if part == "train" else eval_audio)
         dataset.add_dynamic_item(label_pipeline)
@@ -305,27 +374,28 @@ def prep_split_name(prep_paths):
         return json.load(split_file)["name"]
 
 
-def loader(dataset, hparams, train):
-    """A PaddedBatch DataLoader: shuffled with a fresh order every pass for training, in order otherwise.
+def train_loader_options(hparams, dataset):
+    """Training loader options: shuffled unless ``sorting: ascending`` (SpeechBrain's sampler; ``DistributedSampler``
+    under torchrun, which reads ``sorting`` from the hparams too).
 
-    A last training batch of one utterance is dropped (batch norm cannot train on a single example).
+    The last batch is dropped when it would hold a single utterance (batch norm cannot train on one example);
+    under torchrun this is judged on each process's share of the set.
     """
-    batch_size = hparams["batch_size"] if train else hparams["eval_batch_size"]
-    return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=train, collate_fn=PaddedBatch, num_workers=hparams["num_workers"],
-        drop_last=train and len(dataset) % batch_size == 1,
-    )
+    _, processes = process_rank_and_count()
+    per_process = math.ceil(len(dataset) / processes)
+    return {"batch_size": hparams["batch_size"], "shuffle": hparams["sorting"] == "random",
+            "num_workers": hparams["num_workers"],
+            "drop_last": per_process % hparams["batch_size"] == 1}
+
+
+def eval_loader_options(hparams):
+    """Dev/test loader options: in order (``EmoLobesBrain`` shares the set out between processes)."""
+    return {"batch_size": hparams["eval_batch_size"], "num_workers": hparams["num_workers"]}
 
 
 def build_model(hparams, n_classes):
     """EmoNet with the architecture hparams, one domain per entry of ``n_classes``."""
-    return EmoNet(
-        n_classes, stem_channels=hparams["stem_channels"], stack_channels=hparams["stack_channels"],
-        blocks_per_stack=hparams["blocks_per_stack"], use_adapters=hparams["use_adapters"],
-        attention_size=hparams["attention_size"], smoothing=hparams["attention_smoothing"],
-        shared_attention=hparams["shared_attention"], head_hidden_size=hparams["head_hidden_size"],
-        dropout=hparams["dropout"],
-    )
+    return build_emonet(hparams, n_classes)
 
 
 def architecture(hparams):
@@ -334,7 +404,8 @@ def architecture(hparams):
 
 
 def save_shared_model(model, hparams, domains, path):
-    """Write the shared parameters and each domain's adapters/batch norms for later transfer runs."""
+    """Write the shared parameters and each domain's adapters/batch norms for later transfer runs (tensors only)."""
+    model = unwrap_module(model)
     torch.save({
         "kind": SHARED_MODEL_KIND,
         "architecture": architecture(hparams),
@@ -342,19 +413,27 @@ def save_shared_model(model, hparams, domains, path):
         "shared_state": shared_state_dict(model),
         "domain_states": {domain["name"]: domain_state_dict(model, domain["index"], exclude=("heads",))
                           for domain in domains},
-    }, path)
+    }, path + ".tmp")
+    os.replace(path + ".tmp", path)  # a kill while writing leaves no half-written model behind
 
 
 def load_shared_model(pretrained_folder, hparams):
-    """Read ``<pretrained_folder>/shared_model.ckpt``; one-line errors when it is missing or of another kind."""
-    path = os.path.join(str(pretrained_folder), SHARED_MODEL_FILE)
+    """Read ``<pretrained_folder>/shared_model.ckpt`` (tensors only); one-line errors when it is missing or of
+    another kind."""
+    folder = str(pretrained_folder)
+    path = os.path.join(folder, SHARED_MODEL_FILE)
     fix = "pass --pretrained_folder=<output_folder of a finished EmoNet scratch or multidomain run>"
+    if os.path.isfile(folder):
+        raise EmoLobesError(f"pretrained_folder {folder} is a file, not a run's output folder", fix)
+    recipe = experiment_recipe(folder) if os.path.isdir(folder) else None
+    if recipe not in (None, RECIPE):
+        raise EmoLobesError(f"pretrained_folder {folder} is a {recipe} experiment, not an {RECIPE} one", fix)
     if not os.path.isfile(path):
-        raise EmoLobesError(f"no {SHARED_MODEL_FILE} in pretrained_folder {pretrained_folder}", fix)
+        raise EmoLobesError(f"no {SHARED_MODEL_FILE} in pretrained_folder {folder}", fix)
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch raises several types for a file that is not a checkpoint
-        raise EmoLobesError(f"{path} is not a readable checkpoint ({type(err).__name__})", fix) from None
+        saved = load_tensors(path)
+    except EmoLobesError:
+        raise EmoLobesError(f"{path} is not a readable {RECIPE} shared model", fix) from None
     if not isinstance(saved, dict) or saved.get("kind") != SHARED_MODEL_KIND:
         raise EmoLobesError(f"{path} is not an EmoNet shared model", fix)
     if saved["architecture"] != architecture(hparams):
@@ -372,15 +451,32 @@ def set_trainable(model, names):
     return sum(param.numel() for param in model.parameters() if param.requires_grad)
 
 
-def make_brain(hparams, run_opts, model, domains, phase, patience_counter=None, rounds_per_level=None):
-    """One EmoNetBrain for a training phase, with its own checkpoint folder and epoch counter."""
-    counter = patience_counter or PlateauLevelsEpochCounter(hparams["max_epochs"], hparams["patience"],
-                                                           hparams["lr_levels"])
-    checkpointer = sb.utils.checkpoints.Checkpointer(
-        os.path.join(hparams["save_folder"], phase), recoverables={"model": model, "counter": counter}
-    )
+def start_phase(hparams, phase_number):
+    """Seed every generator for training phase ``phase_number`` (0, 1, ...) from the run's seed.
+
+    A re-run that skips finished phases then starts the next one in the state an uninterrupted run has there.
+    The brains of earlier phases are collected first: their DDP wrappers must not outlive them.
+    """
+    gc.collect()
+    sb.utils.seed.seed_everything(hparams["seed"] + phase_number, verbose=False)
+
+
+def make_brain(hparams, run_opts, model, domains, phase, patience_counter=None, rounds_per_level=None,
+               chunk_draws=None):
+    """One EmoNetBrain for a training phase, with its own checkpoint folder (``save/<phase>``) and epoch counter.
+
+    The hparams' ``checkpointer`` gives the checkpoint class and what every phase saves (the random generators);
+    each phase adds its model and counter (SpeechBrain adds the optimiser and the training loader's position).
+    """
+    counter = patience_counter or hparams["epoch_counter"]()
+    template = hparams["checkpointer"]
+    checkpointer = type(template)(os.path.join(template.checkpoints_dir, phase),
+                                  recoverables=dict(template.recoverables, model=model, counter=counter))
     phase_hparams = dict(hparams, domains=domains, epoch_counter=counter, phase=phase,
-                         rounds_per_level=rounds_per_level)
+                         rounds_per_level=rounds_per_level, chunk_draws=chunk_draws or ChunkDraws(hparams["seed"]))
+    if rounds_per_level and len(domains) > 1:
+        # each round-robin step trains one domain's adapters, batch norms and head: DDP must expect unused ones
+        phase_hparams["find_unused_parameters"] = True
     modules = {"model": model, "compute_features": hparams["compute_features"]}
     return EmoNetBrain(modules, hparams["opt_class"], phase_hparams, run_opts, checkpointer)
 
@@ -392,42 +488,49 @@ def evaluate_points(brain, datasets, hparams):
     -------
     dict
         ``{"final": {"dev": metrics, "test": metrics}, "best": {...}}`` for the brain's single domain, where each
-        metrics dict holds ``predictions`` and ``epoch``.
+        metrics dict holds ``predictions`` and ``epoch`` (test: also the test ``loss``).
     """
     points = {}
+    options = eval_loader_options(hparams)
     for point, max_key in (("final", None), ("best", "UAR")):
         checkpoint = brain.checkpointer.find_checkpoint(max_key=max_key)
         epoch = checkpoint.meta["epoch"] if checkpoint is not None else brain.hparams.epoch_counter.current
         if point == "best" and epoch == points["final"]["test"]["epoch"]:
             points["best"] = points["final"]  # the final epoch is the best one: same model, same scores
             break
-        brain.evaluate(loader(datasets["test"], hparams, train=False), max_key=max_key)
-        points[point] = {"test": dict(next(iter(brain.last_metrics.values())), epoch=epoch)}
+        brain.evaluate(datasets["test"], max_key=max_key, test_loader_kwargs=options)
+        points[point] = {"test": dict(next(iter(brain.last_metrics.values())), epoch=epoch,
+                                      loss=round(brain.last_loss, 6))}
         if epoch not in brain.dev_history:  # e.g. a resumed run: score dev again
-            brain.evaluate(loader(datasets["valid"], hparams, train=False), max_key=max_key)
+            brain.evaluate(datasets["valid"], max_key=max_key, test_loader_kwargs=options)
             brain.dev_history[epoch] = brain.last_metrics
         points[point]["dev"] = dict(next(iter(brain.dev_history[epoch].values())), epoch=epoch)
     return points
 
 
 def write_corpus_results(path, points, domain, hparams, extra=None):
-    """``test_results.json`` of one corpus: best-dev test metrics at the top, both points under best/final."""
+    """``test_results.json`` of one corpus (main process): best-dev test metrics at the top, both points under
+    best/final."""
     best_test = dict(points["best"]["test"])
     predictions = best_test.pop("predictions")
     # Predictions kept for the final test only (the best-dev ones are the top-level predictions).
     summary = {point: {part: {k: v for k, v in m.items() if k != "predictions" or (point, part) == ("final", "test")}
                        for part, m in parts.items()} for point, parts in points.items()}
-    write_test_results(path, {k: v for k, v in best_test.items() if k != "epoch"}, predictions, extra=dict(
-        {"corpus": domain["name"], "mode": hparams["mode"], "fold": hparams["fold"], "seed": hparams["seed"],
-         "split": domain["split"], "best_epoch": best_test["epoch"], "best": summary["best"],
-         "final": summary["final"]}, **(extra or {})))
+    if if_main_process():
+        write_test_results(path, {k: v for k, v in best_test.items() if k not in ("epoch", "loss")}, predictions,
+                           extra=dict({"recipe": RECIPE, "corpus": domain["name"], "mode": hparams["mode"],
+                                       "fold": hparams["fold"], "seed": hparams["seed"], "split": domain["split"],
+                                       "best_epoch": best_test["epoch"], "test_loss": best_test["loss"],
+                                       "best": summary["best"], "final": summary["final"]}, **(extra or {})))
 
 
-def train_single_corpus(hparams, run_opts, model, domain, datasets, phase):
+def train_single_corpus(hparams, run_opts, model, domain, datasets, phase, phase_number=0):
     """Plateau-scheduled training of one domain (scratch, transfer, or fine-tuning after multi-domain)."""
-    brain = make_brain(hparams, run_opts, model, [domain], phase)
-    brain.fit(brain.hparams.epoch_counter, loader(datasets["train"], hparams, train=True),
-              loader(datasets["valid"], hparams, train=False))
+    start_phase(hparams, phase_number)
+    brain = make_brain(hparams, run_opts, model, [domain], phase, chunk_draws=datasets["chunk_draws"])
+    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
+              train_loader_kwargs=train_loader_options(hparams, datasets["train"]),
+              valid_loader_kwargs=eval_loader_options(hparams))
     return brain, evaluate_points(brain, datasets, hparams)
 
 
@@ -440,10 +543,10 @@ def _prep_options(hparams, corpus):
     return prep
 
 
-def _add_domain(hparams, domains, corpus_data, name, prep_paths, data_folder, audio_cache):
+def _add_domain(hparams, domains, corpus_data, name, prep_paths, data_folder, audio_cache, chunk_draws):
     """Build one domain's datasets and class weights from its manifests."""
     index = len(domains)
-    datasets, labels = corpus_datasets(hparams, prep_paths, data_folder, index, audio_cache)
+    datasets, labels = corpus_datasets(hparams, prep_paths, data_folder, index, audio_cache, chunk_draws)
     train_entries = load_manifest(prep_paths["train"]).values()
     class_weights = inverse_frequency_weights([labels.index(e["emotion"]) for e in train_entries], len(labels))
     domains.append({"name": name, "index": index, "labels": labels, "class_weights": class_weights,
@@ -463,9 +566,10 @@ def dataio_prep(hparams, corpora, folders, aggregate_targets=None):
     domains : list of dict
         ``name``, ``index``, ``labels``, ``class_weights`` (inverse training frequency), ``split``.
     corpus_data : list of dict
-        Each domain's ``train``/``valid``/``test`` datasets.
+        Each domain's ``train``/``valid``/``test`` datasets and the ``chunk_draws`` (one for all domains).
     """
     domains, corpus_data, audio_cache = [], [], AudioCache(hparams["audio_cache_mb"])
+    chunk_draws = ChunkDraws(hparams["seed"])
     common = dict(fold=hparams["fold"], seed=hparams["seed"])
     if aggregate_targets:
         specs = [dict(_prep_options(hparams, corpus), corpus=corpus, data_folder=folder)
@@ -476,29 +580,23 @@ def dataio_prep(hparams, corpora, folders, aggregate_targets=None):
             run_on_main(prepare_aggregated, args=args, kwargs={"seed": hparams["seed"],
                                                                 "skip_prep": hparams["skip_prep"]})
             prep_paths = prepare_aggregated(*args, seed=hparams["seed"], skip_prep=True)
-            _add_domain(hparams, domains, corpus_data, target, prep_paths, "", audio_cache)
+            _add_domain(hparams, domains, corpus_data, target, prep_paths, "", audio_cache, chunk_draws)
         return domains, corpus_data
     for corpus, folder in zip(corpora, folders):
         save_folder = os.path.join(hparams["prep_folder"], corpus)
         kwargs = dict(_prep_options(hparams, corpus), **common, skip_prep=hparams["skip_prep"])
         run_on_main(prepare_emonet, args=[corpus, folder, save_folder], kwargs=kwargs)
         prep_paths = prepare_emonet(corpus, folder, save_folder, **dict(kwargs, skip_prep=True))
-        _add_domain(hparams, domains, corpus_data, corpus, prep_paths, folder, audio_cache)
+        _add_domain(hparams, domains, corpus_data, corpus, prep_paths, folder, audio_cache, chunk_draws)
     return domains, corpus_data
 
 
-if __name__ == "__main__":
-    install_excepthook()
-    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
-    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
-    install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook
-
-    # Domains: one corpus (scratch, transfer), several corpora (multidomain), or arousal/valence targets that
-    # pool several corpora (aggregate_targets: one for mode 4 with scratch, two for mode 5 with multidomain).
+def run_domains(hparams):
+    """``(corpora, data folders, aggregate targets)`` of the run, checked against its mode (one-line errors)."""
     if hparams["mode"] not in ("scratch", "transfer", "multidomain"):
         raise EmoLobesError(f"unknown mode '{hparams['mode']}'", "use scratch, transfer or multidomain")
+    if hparams["sorting"] not in ("random", "ascending"):
+        raise EmoLobesError(f"unknown sorting '{hparams['sorting']}'", "use random or ascending")
     targets = list(hparams.get("aggregate_targets") or [])
     if targets or hparams["mode"] == "multidomain":
         corpora, folders = list(hparams["corpora"]), list(hparams["data_folders"])
@@ -511,79 +609,160 @@ if __name__ == "__main__":
     if (hparams["mode"] == "multidomain") != (n_domains > 1):
         raise EmoLobesError(f"mode {hparams['mode']} with {n_domains} domain(s)",
                             "multidomain needs at least two corpora (or targets); scratch and transfer need one")
+    return corpora, folders, targets
+
+
+def write_experiment_info(hparams, domains, phases):
+    """``experiment.json``: the recipe, mode and each domain's name, labels and checkpoint folder (for inference)."""
+    write_json_atomic({"recipe": RECIPE, "mode": hparams["mode"], "fold": hparams["fold"], "seed": hparams["seed"],
+                       "domains": [{"name": domain["name"], "labels": domain["labels"], "phase": phase}
+                                   for domain, phase in zip(domains, phases)]},
+                      os.path.join(hparams["output_folder"], EXPERIMENT_FILE))
+
+
+def prepare_transfer(hparams, model, pretrained):
+    """Load the pre-trained shared model into ``model`` and freeze what ``tune`` leaves fixed."""
+    tune = hparams["tune"]
+    if tune not in ("adapters", "head", "all"):
+        raise EmoLobesError(f"unknown tune '{tune}'", "use adapters, head or all")
+    problems = load_shared_state_dict(model, pretrained["shared_state"])
+    if problems:
+        raise EmoLobesError(f"pre-trained shared model does not fit: {problems[0]}",
+                            "use the same architecture hparams as the pre-training run")
+    if tune in ("head", "all"):  # the baselines start from the source corpus's adapters and batch norms
+        source = hparams["source_corpus"] or pretrained["source_corpora"][0]
+        if source not in pretrained["domain_states"]:
+            raise EmoLobesError(f"source corpus {source} is not in the pre-trained model "
+                                f"({', '.join(pretrained['source_corpora'])})", "pass --source_corpus=<one of them>")
+        load_domain_state_dict(model, pretrained["domain_states"][source], 0, exclude=("heads",))
+    if tune == "adapters":
+        freeze_shared_parameters(model)
+    elif tune == "head":
+        set_trainable(model, [name for name in domain_parameter_names(model, 0) if name.startswith("heads.")])
+
+
+def round_robin_phase(hparams, run_opts, model, domains, corpus_data):
+    """Phase 1 of multi-domain training: round-robin over the corpora, lr levels after fixed round budgets
+    (Section 5.2.2); writes ``shared_model.ckpt`` and each corpus's test metrics at its end.
+
+    When a previous run finished this phase, its last checkpoint is loaded into ``model`` instead.
+
+    Returns
+    -------
+    dict
+        Each domain's test metrics after this phase (``before_finetune``).
+    """
+    output = hparams["output_folder"]
+    before_path, shared_path = os.path.join(output, BEFORE_FINETUNE_FILE), os.path.join(output, SHARED_MODEL_FILE)
+    phase_folder = os.path.join(hparams["checkpointer"].checkpoints_dir, "multidomain")
+    if os.path.isfile(before_path) and os.path.isfile(shared_path):
+        if AtomicCheckpointer(phase_folder, {"model": model}).recover_if_possible() is not None:
+            sb.utils.logger.get_logger(__name__).info(f"Phase multidomain: done already ({before_path})")
+            with open(before_path, encoding="utf-8") as before_file:
+                return json.load(before_file)
+    total_rounds = hparams["rounds_per_level"] * len(hparams["lr_levels"])
+    if total_rounds % hparams["rounds_per_epoch"]:
+        raise EmoLobesError(f"rounds_per_epoch {hparams['rounds_per_epoch']} does not divide the "
+                            f"{total_rounds} rounds of training", "pick a divisor of rounds_per_level")
+    start_phase(hparams, 0)
+    draws = corpus_data[0]["chunk_draws"]
+    counter = sb.utils.epoch_loop.EpochCounter(total_rounds // hparams["rounds_per_epoch"])
+    brain = make_brain(hparams, run_opts, model, domains, "multidomain", counter, hparams["rounds_per_level"], draws)
+    train_set = MultiCorpusDataset([data["train"] for data in corpus_data], set_pass=draws.set_pass)
+    rounds = RoundRobinBatchSampler([len(data["train"]) for data in corpus_data], hparams["batch_size"],
+                                    hparams["rounds_per_epoch"], seed=hparams["seed"],
+                                    shuffle=hparams["sorting"] == "random")
+    valid_set = MultiCorpusDataset([data["valid"] for data in corpus_data])
+    chained = ChainedBatchSampler([len(data["valid"]) for data in corpus_data], hparams["eval_batch_size"])
+    workers = hparams["num_workers"]
+    brain.fit(counter, train_set, valid_set,
+              train_loader_kwargs={"batch_sampler": rounds, "collate_fn": PaddedBatch, "num_workers": workers},
+              valid_loader_kwargs={"batch_sampler": chained, "collate_fn": PaddedBatch, "num_workers": workers})
+    before = {}
+    for domain, data in zip(domains, corpus_data):
+        brain.evaluate(data["test"], test_loader_kwargs=eval_loader_options(hparams))  # latest: end of round-robin
+        before[domain["name"]] = {k: v for k, v in brain.last_metrics[domain["index"]].items()
+                                  if k not in ("confusion", "predictions")}
+    if if_main_process():
+        save_shared_model(model, hparams, domains, shared_path)
+        write_json_atomic(before, before_path)
+    return before
+
+
+def train_multidomain(hparams, run_opts, model, domains, corpus_data, extra):
+    """Round-robin phase, then each corpus's adapters, batch norms and head fine-tuned with the shared model
+    frozen; writes ``<corpus>/test_results.json`` per corpus and a pooled ``test_results.json``.
+
+    A re-run skips the corpora whose results are written and resumes the interrupted phase from its checkpoint.
+    """
+    output = hparams["output_folder"]
+    results_paths = {domain["name"]: os.path.join(output, domain["name"], "test_results.json") for domain in domains}
+    finished = {name: os.path.isfile(path) for name, path in results_paths.items()}  # before any phase writes
+    before = round_robin_phase(hparams, run_opts, model, domains, corpus_data)
+    pooled_predictions, summary = [], {}
+    for number, (domain, data) in enumerate(zip(domains, corpus_data), start=1):
+        name = domain["name"]
+        if finished[name]:
+            sb.utils.logger.get_logger(__name__).info(f"Phase finetune_{name}: done already ({results_paths[name]})")
+            with open(results_paths[name], encoding="utf-8") as results_file:
+                results = json.load(results_file)
+            best_predictions, best_ua, final_ua = results["predictions"], results["ua"], results["final"]["test"]["ua"]
+        else:
+            set_trainable(model, domain_parameter_names(model, domain["index"]))
+            _, points = train_single_corpus(hparams, run_opts, model, domain, data, f"finetune_{name}", number)
+            write_corpus_results(results_paths[name], points, domain, hparams, {"before_finetune": before[name]})
+            best_predictions = points["best"]["test"]["predictions"]
+            best_ua, final_ua = points["best"]["test"]["ua"], points["final"]["test"]["ua"]
+        summary[name] = {"best_test_ua": best_ua, "final_test_ua": final_ua,
+                         "before_finetune_test_ua": before[name]["ua"]}
+        for prediction in best_predictions:
+            pooled_predictions.append({"id": prediction["id"], "true": f"{name}:{prediction['true']}",
+                                       "pred": f"{name}:{prediction['pred']}"})
+    pooled_labels = [f"{d['name']}:{label}" for d in domains for label in d["labels"]]
+    pooled = classification_metrics([p["true"] for p in pooled_predictions],
+                                    [p["pred"] for p in pooled_predictions], labels=pooled_labels)
+    if if_main_process():
+        write_test_results(os.path.join(output, "test_results.json"), pooled, pooled_predictions,
+                           extra=dict(extra, recipe=RECIPE, mode="multidomain", fold=hparams["fold"],
+                                      seed=hparams["seed"], corpora=summary,
+                                      note="labels are corpus:emotion, pooled over corpora"))
+
+
+if __name__ == "__main__":
+    install_excepthook()
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
+    hparams = load_hparams_checked(hparams_file, overrides)
+    sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
+    install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook
+
+    # Domains: one corpus (scratch, transfer), several corpora (multidomain), or arousal/valence targets that
+    # pool several corpora (aggregate_targets: one for mode 4 with scratch, two for mode 5 with multidomain).
+    corpora, folders, targets = run_domains(hparams)
     pretrained = load_shared_model(hparams["pretrained_folder"], hparams) if hparams["mode"] == "transfer" else None
 
     domains, corpus_data = dataio_prep(hparams, corpora, folders, targets)
 
     model = build_model(hparams, [len(domain["labels"]) for domain in domains])
     counts = parameter_counts(model)
-    write_json_atomic(counts, os.path.join(hparams["output_folder"], "parameter_counts.json"))
-
-    if hparams["mode"] == "transfer":
-        tune = hparams["tune"]
-        problems = load_shared_state_dict(model, pretrained["shared_state"])
-        if problems:
-            raise EmoLobesError(f"pre-trained shared model does not fit: {problems[0]}",
-                                "use the same architecture hparams as the pre-training run")
-        if tune in ("head", "all"):  # the baselines start from the source corpus's adapters and batch norms
-            source = hparams["source_corpus"] or pretrained["source_corpora"][0]
-            if source not in pretrained["domain_states"]:
-                raise EmoLobesError(f"source corpus {source} is not in the pre-trained model "
-                                    f"({', '.join(pretrained['source_corpora'])})",
-                                    "pass --source_corpus=<one of them>")
-            load_domain_state_dict(model, pretrained["domain_states"][source], 0, exclude=("heads",))
-        if tune == "adapters":
-            freeze_shared_parameters(model)
-        elif tune == "head":
-            set_trainable(model, [name for name in domain_parameter_names(model, 0) if name.startswith("heads.")])
-        elif tune != "all":
-            raise EmoLobesError(f"unknown tune '{tune}'", "use adapters, head or all")
+    multidomain = hparams["mode"] == "multidomain"
+    phases = [f"finetune_{domain['name']}" for domain in domains] if multidomain else [hparams["mode"]]
+    if if_main_process():
+        write_json_atomic(counts, os.path.join(hparams["output_folder"], "parameter_counts.json"))
+        write_experiment_info(hparams, domains, phases)
+    if pretrained is not None:
+        prepare_transfer(hparams, model, pretrained)
 
     extra = {"parameter_counts": counts,
              "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-    if hparams["mode"] in ("scratch", "transfer"):
-        domain = domains[0]
-        brain, points = train_single_corpus(hparams, run_opts, model, domain, corpus_data[0], hparams["mode"])
+    if multidomain:
+        train_multidomain(hparams, run_opts, model, domains, corpus_data, extra)
+    else:
+        _, points = train_single_corpus(hparams, run_opts, model, domains[0], corpus_data[0], hparams["mode"])
         if pretrained is not None:
             extra["pretrained_on"] = pretrained["source_corpora"]
-        write_corpus_results(os.path.join(hparams["output_folder"], "test_results.json"), points, domain, hparams,
-                             extra)
-        save_shared_model(model, hparams, domains, os.path.join(hparams["output_folder"], SHARED_MODEL_FILE))
-    else:
-        # Phase 1: round-robin over the corpora, lr levels after fixed round budgets (Section 5.2.2).
-        total_rounds = hparams["rounds_per_level"] * len(hparams["lr_levels"])
-        if total_rounds % hparams["rounds_per_epoch"]:
-            raise EmoLobesError(f"rounds_per_epoch {hparams['rounds_per_epoch']} does not divide the "
-                                f"{total_rounds} rounds of training", "pick a divisor of rounds_per_level")
-        n_epochs = total_rounds // hparams["rounds_per_epoch"]
-        rounds = RoundRobinBatches([loader(data["train"], hparams, train=True) for data in corpus_data],
-                                   rounds=hparams["rounds_per_epoch"])
-        brain = make_brain(hparams, run_opts, model, domains, "multidomain",
-                           sb.utils.epoch_loop.EpochCounter(n_epochs), hparams["rounds_per_level"])
-        dev_stream = batch_stream_loader(ChainedBatches([loader(d["valid"], hparams, False) for d in corpus_data]))
-        brain.fit(brain.hparams.epoch_counter, batch_stream_loader(rounds), dev_stream)
-        save_shared_model(model, hparams, domains, os.path.join(hparams["output_folder"], SHARED_MODEL_FILE))
-        before = {}
-        for domain, data in zip(domains, corpus_data):
-            brain.evaluate(loader(data["test"], hparams, train=False))  # latest = end of round-robin training
-            before[domain["name"]] = {k: v for k, v in brain.last_metrics[domain["index"]].items()
-                                      if k not in ("confusion", "predictions")}
-        # Phase 2: each corpus's adapters, batch norms and head fine-tuned with the shared model frozen.
-        pooled_true, pooled_pred, pooled_predictions, summary = [], [], [], {}
-        for domain, data in zip(domains, corpus_data):
-            set_trainable(model, domain_parameter_names(model, domain["index"]))
-            _, points = train_single_corpus(hparams, run_opts, model, domain, data, f"finetune_{domain['name']}")
-            write_corpus_results(os.path.join(hparams["output_folder"], domain["name"], "test_results.json"),
-                                 points, domain, hparams, {"before_finetune": before[domain["name"]]})
-            summary[domain["name"]] = {"best_test_ua": points["best"]["test"]["ua"],
-                                       "final_test_ua": points["final"]["test"]["ua"],
-                                       "before_finetune_test_ua": before[domain["name"]]["ua"]}
-            for prediction in points["best"]["test"]["predictions"]:
-                pooled_predictions.append(dict(prediction, true=f"{domain['name']}:{prediction['true']}",
-                                               pred=f"{domain['name']}:{prediction['pred']}"))
-        pooled_labels = [f"{d['name']}:{label}" for d in domains for label in d["labels"]]
-        pooled = classification_metrics([p["true"] for p in pooled_predictions],
-                                        [p["pred"] for p in pooled_predictions], labels=pooled_labels)
-        write_test_results(os.path.join(hparams["output_folder"], "test_results.json"), pooled, pooled_predictions,
-                           extra=dict(extra, mode="multidomain", fold=hparams["fold"], seed=hparams["seed"],
-                                      corpora=summary, note="labels are corpus:emotion, pooled over corpora"))
+        write_corpus_results(os.path.join(hparams["output_folder"], "test_results.json"), points, domains[0],
+                             hparams, extra)
+        if if_main_process():
+            save_shared_model(model, hparams, domains, os.path.join(hparams["output_folder"], SHARED_MODEL_FILE))
+    leave_process_group()

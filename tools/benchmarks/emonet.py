@@ -58,8 +58,9 @@ def run(workdir, quick=False):
     fill = time.perf_counter() - start
     model = train.build_model(hparams, [len(domains[0]["labels"])])
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    brain = train.make_brain(hparams, {"device": device}, model, domains, "benchmark")
-    stats = profile_training_epoch(brain, train.loader(train_set, hparams, train=True),
+    brain = train.make_brain(hparams, {"device": device}, model, domains, "benchmark",
+                             chunk_draws=corpus_data[0]["chunk_draws"])
+    stats = profile_training_epoch(brain, train_set, loader_kwargs=train.train_loader_options(hparams, train_set),
                                    feature_modules=[brain.modules.compute_features],
                                    max_batches=2 if quick else None)
     stats.update(workload=f"EmoNet adapter Wide-ResNet, 64 log mels, {len(train_set)} synthetic URDU utterances "
