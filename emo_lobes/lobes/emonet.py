@@ -41,6 +41,8 @@ class EmoNet(nn.Module):
     >>> log_probs = model(torch.rand(3, 120, 64), torch.tensor([1.0, 0.8, 0.4]), domain=1)
     >>> log_probs.shape
     torch.Size([3, 7])
+    >>> model.embed(torch.rand(3, 120, 64), torch.tensor([1.0, 0.8, 0.4]), domain=1).shape  # pooled, eq. 4
+    torch.Size([3, 256])
     >>> from emo_lobes.lobes.adapters import parameter_counts
     >>> parameter_counts(model)   # paper: about 3 M in total for one corpus, about 300 k of them per corpus
     {'total': 3454059, 'shared': 2775840, 'per_domain': [338916, 339303]}
