@@ -190,7 +190,7 @@ class EmotionClassifier:
             module.eval()
 
     @classmethod
-    def from_experiment(cls, folder, device="cpu", batch_size=8, recipe=None):
+    def from_experiment(cls, folder, device="cpu", batch_size=8, recipe=None, head=None):
         """Rebuild the model of an experiment folder from its ``hyperparams.yaml`` and best-dev checkpoint.
 
         Arguments
@@ -203,6 +203,9 @@ class EmotionClassifier:
             Files per forward pass.
         recipe : str, optional
             The recipe, when the folder does not name it.
+        head : str, optional
+            For models with one emotion head per corpus (EmotionEmbeddings, multi-domain EmoNet): the corpus whose
+            head gives ``label`` and ``probabilities`` (default: the first); see :meth:`use_head`.
 
         Returns
         -------
@@ -232,7 +235,10 @@ class EmotionClassifier:
         labels = _read_json(os.path.join(folder, "test_results.json")).get("labels") or []
         adapter = ADAPTERS[recipe](hparams, labels)
         cls._load_best_checkpoint(hparams["checkpointer"], adapter, device)
-        return cls(adapter, device=device, batch_size=batch_size)
+        classifier = cls(adapter, device=device, batch_size=batch_size)
+        if head is not None:
+            classifier.use_head(head)
+        return classifier
 
     @staticmethod
     def _load_best_checkpoint(checkpointer, adapter, device):

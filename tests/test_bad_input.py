@@ -2,7 +2,6 @@
 
 The data folder's contents (names and bytes) are hashed before and after every run: nothing is written there.
 """
-import hashlib
 import json
 import os
 import shutil
@@ -17,25 +16,13 @@ from emo_lobes.audio import audio_info, load_audio
 from emo_lobes.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.synthetic import write_corpus
+from run_checks import folder_hash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
 TINY = ["--speed_factors=[]", "--num_workers=0", "--cnn_channels=[2,2,2]", "--lstm_size=4", "--attention_size=4",
         "--dense_size=4", "--max_frequency=1000", "--number_of_epochs=1", "--noprogressbar"]
 MLEE = [sys.executable, "recipes/MLEE/train.py"]
-
-
-def folder_hash(folder):
-    """SHA-256 over every file's relative path and bytes, and every folder's name."""
-    digest = hashlib.sha256()
-    for path, folders, files in sorted(os.walk(folder)):
-        folders.sort()
-        digest.update(os.path.relpath(path, folder).encode())
-        for name in sorted(files):
-            digest.update(name.encode())
-            with open(os.path.join(path, name), "rb") as fin:
-                digest.update(fin.read())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

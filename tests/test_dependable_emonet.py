@@ -9,7 +9,6 @@ on 2026-11-21: dev losses within 0.06, test loss within 0.02, test probabilities
 labels the same).
 """
 import glob
-import hashlib
 import json
 import os
 import re
@@ -22,12 +21,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import yaml
 
-from emo_lobes.adapters.emonet import emonet_classifier
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.inference import EmotionClassifier
 from emo_lobes.synthetic import write_corpus
+from run_checks import folder_hash, checkpoint_state, checkpoint_epoch, newest_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -53,29 +51,6 @@ def finish(process):
     return output
 
 
-def checkpoint_state(folder):
-    """``(meta, counter state)`` of a checkpoint folder, or ``None`` while it is incomplete."""
-    try:
-        with open(os.path.join(folder, "CKPT.yaml"), encoding="utf-8") as meta_file:
-            meta = yaml.safe_load(meta_file)
-        with open(os.path.join(folder, "counter.ckpt"), encoding="utf-8") as counter_file:
-            return meta, yaml.safe_load(counter_file)
-    except (OSError, yaml.YAMLError):
-        return None
-
-
-def newest_checkpoint(save_folder):
-    """The newest complete checkpoint folder (read once: a running process deletes old ones)."""
-    states = {folder: checkpoint_state(folder) for folder in glob.glob(os.path.join(save_folder, "CKPT+*"))}
-    states = {folder: state for folder, state in states.items() if state}
-    return max(states, key=lambda folder: states[folder][0]["unixtime"]) if states else None
-
-
-def epoch_of(counter_state):
-    """The epoch in a counter file (``PlateauLevelsEpochCounter``: a dict; SpeechBrain's ``EpochCounter``: an int)."""
-    return counter_state if isinstance(counter_state, int) else counter_state["current"]
-
-
 def kill_inside_epoch(process, save_folder, epoch, timeout=240):
     """SIGKILL ``process`` once ``save_folder`` holds an intra-epoch checkpoint of ``epoch``; that checkpoint."""
     deadline = time.time() + timeout
@@ -84,7 +59,7 @@ def kill_inside_epoch(process, save_folder, epoch, timeout=240):
             newest = newest_checkpoint(save_folder)
             if newest:
                 meta, counter = checkpoint_state(newest)
-                if meta.get("brain_intra_epoch_ckpt") and epoch_of(counter) >= epoch:
+                if meta.get("brain_intra_epoch_ckpt") and checkpoint_epoch(counter) >= epoch:
                     break
             time.sleep(0.01)
     finally:
@@ -231,22 +206,9 @@ def test_multidomain_classifier_takes_the_fine_tuned_model_of_each_corpus(runs, 
     folder = runs["root"] / "multidomain"
     for corpus in ("urdu", "emodb"):
         results = read_results(folder / corpus)
-        classifier = emonet_classifier(str(folder), domain=None if corpus == "urdu" else corpus)
+        classifier = EmotionClassifier.from_experiment(str(folder), head=None if corpus == "urdu" else corpus)
         outputs = classifier.classify_files(recipe_test_files(results, folder / "prep" / corpus, data[corpus]))
         assert_reproduces(outputs, results)
-
-
-def folder_hash(folder):
-    """SHA-256 over every file's relative path and bytes, and every folder's name."""
-    digest = hashlib.sha256()
-    for path, folders, files in sorted(os.walk(folder)):
-        folders.sort()
-        digest.update(os.path.relpath(path, folder).encode())
-        for name in sorted(files):
-            digest.update(name.encode())
-            with open(os.path.join(path, name), "rb") as fin:
-                digest.update(fin.read())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

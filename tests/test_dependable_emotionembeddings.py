@@ -11,7 +11,6 @@ Dev/test batches of 1 make the mean batch loss the same sum in both runs.
 """
 import csv
 import glob
-import hashlib
 import json
 import os
 import re
@@ -25,11 +24,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import yaml
 
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.inference import EmotionClassifier
 from emo_lobes.synthetic import write_corpus
+from run_checks import folder_hash, checkpoint_state, intra_epoch_checkpoint, newest_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
@@ -51,43 +50,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def folder_hash(folder):
-    """SHA-256 over every file's relative path and bytes under ``folder``."""
-    digest = hashlib.sha256()
-    for path, folders, files in sorted(os.walk(folder)):
-        folders.sort()
-        digest.update(os.path.relpath(path, folder).encode())
-        for name in sorted(files):
-            digest.update(name.encode())
-            with open(os.path.join(path, name), "rb") as fin:
-                digest.update(fin.read())
-    return digest.hexdigest()
-
-
-def checkpoint_meta(folder):
-    """``(CKPT.yaml meta, epoch counter)`` of a complete checkpoint folder, else ``None``."""
-    try:
-        with open(os.path.join(folder, "CKPT.yaml"), encoding="utf-8") as meta_file:
-            meta = yaml.safe_load(meta_file)
-        with open(os.path.join(folder, "counter.ckpt"), encoding="utf-8") as counter_file:
-            return meta, int(counter_file.read())
-    except (OSError, ValueError, TypeError, yaml.YAMLError):
-        return None
-
-
-def intra_epoch_checkpoint(save_folder, epoch):
-    for folder in sorted(glob.glob(os.path.join(save_folder, "CKPT+*"))):
-        state = checkpoint_meta(folder)
-        if state and state[0].get("brain_intra_epoch_ckpt") and state[1] == epoch:
-            return folder
-    return None
-
-
-def newest_checkpoint(save_folder):
-    folders = [f for f in glob.glob(os.path.join(save_folder, "CKPT+*")) if checkpoint_meta(f)]
-    return max(folders, key=lambda f: checkpoint_meta(f)[0]["unixtime"])
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +81,7 @@ def runs(tmp_path_factory):
     interrupted.send_signal(signal.SIGKILL)
     interrupted.wait()
     resume_from = newest_checkpoint(save)
-    resume_meta = checkpoint_meta(resume_from)  # the resumed run deletes it once it has a newer one
+    resume_meta = checkpoint_state(resume_from)  # the resumed run deletes it once it has a newer one
     output = {name: process.communicate()[0] for name, process in started.items()}
     for name, process in started.items():
         assert process.returncode == 0, output[name][-3000:]
@@ -190,8 +152,6 @@ def recipe_test_files(runs, results):
 
 
 def test_classifier_reproduces_the_recipe_test_predictions_through_every_head(runs, tmp_path):
-    from emo_lobes.adapters.emotionembeddings import emotion_embeddings_classifier
-
     folder = runs["reference"]
     results = results_of(folder)
     paths = recipe_test_files(runs, results)
@@ -211,7 +171,7 @@ def test_classifier_reproduces_the_recipe_test_predictions_through_every_head(ru
     for output, prediction in zip(outputs, results["predictions"]):
         own = output["heads"][prediction["corpus"]]["probabilities"]
         assert np.allclose(list(own.values()), prediction["probs"], atol=1e-4)
-    emodb = emotion_embeddings_classifier(str(folder), head="emodb").classify_file(paths[-1])
+    emodb = EmotionClassifier.from_experiment(str(folder), head="emodb").classify_file(paths[-1])
     assert emodb["label"] == results["predictions"][-1]["pred"] and set(emodb["probabilities"]) == set(
         results["label_emotions"]["emodb"])
     # the command line: --head emodb gives the EmoDB head's label and probabilities, every head in the CSV

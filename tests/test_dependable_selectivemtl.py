@@ -14,8 +14,6 @@ Measured on this setting (2026-11-21): dev losses equal to SpeechBrain's 3 digit
 test probability within 0.025; the tolerances are 0.02 (losses) and 0.05 (probabilities). Decisions of this barely
 trained model (probabilities near 0.25) can flip, so UA is not compared.
 """
-import glob
-import hashlib
 import json
 import os
 import re
@@ -28,10 +26,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-import yaml
 
 from emo_lobes.inference import EmotionClassifier
 from emo_lobes.synthetic import write_corpus
+from run_checks import folder_hash, checkpoint_state, intra_epoch_checkpoint, newest_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -43,44 +41,6 @@ TINY = ["--number_of_epochs=2", "--lstm_size=8", "--lstm_layers=2", "--attention
 STEP_CHECKPOINTS = ["--ckpt_interval_minutes=0", "--ckpt_interval_steps=1"]
 LOSS_TOLERANCE = 0.02
 PROBABILITY_TOLERANCE = 0.05
-
-
-def folder_hash(folder):
-    """SHA-256 over every file's relative path and bytes, and every folder's name."""
-    digest = hashlib.sha256()
-    for path, folders, files in sorted(os.walk(folder)):
-        folders.sort()
-        digest.update(os.path.relpath(path, folder).encode())
-        for name in sorted(files):
-            digest.update(name.encode())
-            with open(os.path.join(path, name), "rb") as fin:
-                digest.update(fin.read())
-    return digest.hexdigest()
-
-
-def checkpoint_meta(folder):
-    """A checkpoint's ``CKPT.yaml`` and epoch, or ``None`` while it is incomplete."""
-    try:
-        with open(os.path.join(folder, "CKPT.yaml"), encoding="utf-8") as meta_file:
-            meta = yaml.safe_load(meta_file)
-        with open(os.path.join(folder, "counter.ckpt"), encoding="utf-8") as counter_file:
-            return meta, int(counter_file.read())
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-
-
-def intra_epoch_checkpoint(save_folder, epoch):
-    """An intra-epoch checkpoint of ``epoch`` in ``save_folder``, if one is there."""
-    for folder in sorted(glob.glob(os.path.join(save_folder, "CKPT+*"))):
-        state = checkpoint_meta(folder)
-        if state and state[0].get("brain_intra_epoch_ckpt") and state[1] == epoch:
-            return folder
-    return None
-
-
-def newest_checkpoint(save_folder):
-    folders = [f for f in glob.glob(os.path.join(save_folder, "CKPT+*")) if checkpoint_meta(f)]
-    return max(folders, key=lambda f: checkpoint_meta(f)[0]["unixtime"])
 
 
 def dev_losses(folder):
@@ -198,7 +158,7 @@ def jobs(data_root, tmp_path_factory):
     interrupted.send_signal(signal.SIGKILL)
     interrupted.wait()
     resume_from = newest_checkpoint(save)
-    resume_state = checkpoint_meta(resume_from)  # read now: the resumed run deletes that checkpoint later
+    resume_state = checkpoint_state(resume_from)  # read now: the resumed run deletes that checkpoint later
     resumed = subprocess.run(resumed_command, **pipes)
 
     runs = {name: (work / name, process.communicate()[0], process.returncode) for name, process in started.items()}

@@ -14,7 +14,6 @@ import time
 import pytest
 import speechbrain as sb
 import torch
-import yaml
 from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.utils.epoch_loop import EpochCounterWithStopper
 
@@ -22,6 +21,7 @@ from emo_lobes.brain import EmoLobesBrain
 from emo_lobes.checkpoints import STAGING_FOLDER, AtomicCheckpointer, CheckpointedEpochCounterWithStopper, RandomState
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.synthetic import write_corpus
+from run_checks import checkpoint_state, intra_epoch_checkpoint, newest_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -34,31 +34,6 @@ TINY = ["--speed_factors=[]", "--num_workers=0", "--cnn_channels=[2,2,2]", "--ls
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return write_corpus("iemocap", str(tmp_path_factory.mktemp("resume_data")), seed=0)
-
-
-def checkpoint_state(folder):
-    """``(meta, counter state)`` of a checkpoint folder, or ``None`` while it is incomplete."""
-    try:
-        with open(os.path.join(folder, "CKPT.yaml"), encoding="utf-8") as meta_file:
-            meta = yaml.safe_load(meta_file)
-        with open(os.path.join(folder, "counter.ckpt"), encoding="utf-8") as counter_file:
-            return meta, yaml.safe_load(counter_file)
-    except (OSError, yaml.YAMLError):
-        return None
-
-
-def intra_epoch_checkpoint(save_folder, epoch):
-    """An intra-epoch checkpoint of ``epoch`` in ``save_folder``, if one is there."""
-    for folder in sorted(glob.glob(os.path.join(save_folder, "CKPT+*"))):
-        state = checkpoint_state(folder)
-        if state and state[0].get("brain_intra_epoch_ckpt") and state[1]["current_epoch"] == epoch:
-            return folder
-    return None
-
-
-def newest_checkpoint(save_folder):
-    folders = [f for f in glob.glob(os.path.join(save_folder, "CKPT+*")) if checkpoint_state(f)]
-    return max(folders, key=lambda f: checkpoint_state(f)[0]["unixtime"])
 
 
 def test_fold_set_killed_mid_epoch_resumes_at_its_fold_and_matches_an_uninterrupted_run(corpus, tmp_path):

@@ -6,7 +6,7 @@ import torch
 
 from emo_lobes.checkpoints import AtomicCheckpointer, load_module_tensors
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.inference import EmotionClassifier, RecipeAdapter, register_adapter
+from emo_lobes.inference import RecipeAdapter, register_adapter
 from emo_lobes.lobes.emonet import EmoNet
 
 #: What an EmoNet run writes at its start: mode, and each domain's name, labels and checkpoint folder.
@@ -71,7 +71,8 @@ class EmoNetAdapter(RecipeAdapter):
     The experiment's ``experiment.json`` names its domains (corpora, or arousal/valence targets) with their labels
     and checkpoint folders. Single-corpus runs have one domain; multi-domain runs classify with the fine-tuned
     model of one domain (the first unless :meth:`use_domain` picks another: ``EmotionClassifier.use_head``,
-    ``tools/classify.py --head`` or :func:`emonet_classifier`). The embedding is the attention-pooled feature vector (eq. 4), ``stack_channels[-1]`` values.
+    ``tools/classify.py --head`` or ``EmotionClassifier.from_experiment(folder, head=...)``). The embedding is the
+    attention-pooled feature vector (eq. 4), ``stack_channels[-1]`` values.
 
     Arguments
     ---------
@@ -134,27 +135,3 @@ class EmoNetAdapter(RecipeAdapter):
         embedding = self.model.embed(feats, lengths, self.domain)
         probabilities = self.model.heads[self.domain](embedding).exp()
         return probabilities, probabilities.argmax(dim=-1), embedding
-
-
-def emonet_classifier(folder, domain=None, device="cpu", batch_size=8):
-    """An :class:`~emo_lobes.inference.EmotionClassifier` of an EmoNet experiment, for domain ``domain``.
-
-    Arguments
-    ---------
-    folder : str
-        The run's output folder.
-    domain : str, optional
-        A corpus (or target) of a multi-domain run; default: its first domain.
-    device : str
-        Where to run.
-    batch_size : int
-        Files per forward pass.
-
-    Returns
-    -------
-    EmotionClassifier
-    """
-    classifier = EmotionClassifier.from_experiment(folder, device=device, batch_size=batch_size, recipe="EmoNet")
-    if domain is not None:
-        classifier.use_head(domain)
-    return classifier

@@ -6,7 +6,7 @@ import os
 import torch
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.inference import EmotionClassifier, RecipeAdapter, register_adapter
+from emo_lobes.inference import EmotionClassifier, RecipeAdapter, register_adapter  # noqa: F401 (examples)
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules
 
 
@@ -103,7 +103,22 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
         super().__init__(hparams, self.corpus_labels[self.head])
 
     def use_head(self, corpus):
-        """Make ``label`` and ``probabilities`` those of ``corpus``'s head (a training corpus of the run)."""
+        """Make ``label`` and ``probabilities`` those of ``corpus``'s head (a training corpus of the run).
+
+        ``EmotionClassifier.from_experiment(folder, head=corpus)`` and ``tools/classify.py --head`` call it.
+
+        Example
+        -------
+        >>> import tempfile, soundfile as sf
+        >>> folder = _toy_experiment(tempfile.mkdtemp())   # an untrained two-corpus log-mel experiment
+        >>> classifier = EmotionClassifier.from_experiment(folder, head="emodb")
+        >>> wav = os.path.join(folder, "a.wav"); sf.write(wav, torch.randn(8000).numpy() * 0.1, 16000)
+        >>> result = classifier.classify_file(wav)
+        >>> sorted(result["probabilities"]), result["label"] in ("F", "W"), result["embedding"].shape
+        (['F', 'W'], True, torch.Size([8]))
+        >>> {corpus: sorted(head["probabilities"]) for corpus, head in result["heads"].items()}   # every head
+        {'cafe': ['Colère', 'Joie', 'Peur'], 'emodb': ['F', 'W']}
+        """
         if corpus not in self.train_corpora:
             raise EmoLobesError(f"no classifier head for corpus '{corpus}'",
                                 f"use one of {', '.join(self.train_corpora)}")
@@ -145,47 +160,9 @@ def _takes_lengths(frontend):
     return len(inspect.signature(frontend.forward).parameters) >= 2
 
 
-def emotion_embeddings_classifier(experiment_folder, head=None, device="cpu", batch_size=8):
-    """:meth:`EmotionClassifier.from_experiment` of an EmotionEmbeddings run, answering through ``head``.
-
-    Arguments
-    ---------
-    experiment_folder : str
-        The run's output folder.
-    head : str, optional
-        The training corpus whose head gives ``label`` and ``probabilities`` (default: the first).
-    device : str
-        Where to run.
-    batch_size : int
-        Files per forward pass.
-
-    Returns
-    -------
-    EmotionClassifier
-        Its ``adapter`` is an :class:`EmotionEmbeddingsAdapter`.
-
-    Example
-    -------
-    >>> import tempfile, soundfile as sf
-    >>> folder = _toy_experiment(tempfile.mkdtemp())   # an untrained two-corpus log-mel experiment
-    >>> classifier = emotion_embeddings_classifier(folder, head="emodb")
-    >>> wav = os.path.join(folder, "a.wav"); sf.write(wav, torch.randn(8000).numpy() * 0.1, 16000)
-    >>> result = classifier.classify_file(wav)
-    >>> sorted(result["probabilities"]), result["label"] in ("F", "W"), result["embedding"].shape
-    (['F', 'W'], True, torch.Size([8]))
-    >>> {corpus: sorted(head["probabilities"]) for corpus, head in result["heads"].items()}   # every head
-    {'cafe': ['Colère', 'Joie', 'Peur'], 'emodb': ['F', 'W']}
-    """
-    classifier = EmotionClassifier.from_experiment(experiment_folder, device=device, batch_size=batch_size,
-                                                   recipe="EmotionEmbeddings")
-    if head is not None:
-        classifier.use_head(head)
-    return classifier
-
-
 def _toy_experiment(folder):
     # An untrained two-corpus log-mel experiment folder (hyperparams.yaml, test_results.json, one checkpoint), for
-    # the examples above: what a finished run leaves, minus the training.
+    # the example of use_head: what a finished run leaves, minus the training.
     text = """sample_rate: 16000
 train_corpora: [cafe, emodb]
 freeze_frontend: True
