@@ -5,6 +5,8 @@ process. emo-lobes recipes shard dev and test too (:class:`EvaluationShardSample
 on the predictions of all processes (:func:`gather_in_dataset_order`) and the loss over all processes' batches
 (:func:`sum_over_processes`). Without ``torch.distributed`` initialised every function is the one-process case.
 """
+import time
+
 import torch
 from torch.utils.data import Sampler
 
@@ -133,16 +135,49 @@ def sum_over_processes(values):
     return [float(v) for v in totals.cpu()]
 
 
-def leave_process_group():
-    """Wait for every process, then leave the process group (a no-op for one process).
+def wait_for_every_process(key):
+    """Block until every process has called this with ``key``, counting in the process group's key-value store.
 
-    A recipe calls it last: a process that exits while another is still connected can make gloo abort the
-    other one (SIGABRT on "connection closed by peer").
+    Unlike ``torch.distributed.barrier`` it sends nothing over gloo's or NCCL's connections, so it can be used
+    around ``destroy_process_group``. A no-op for one process.
+
+    Arguments
+    ---------
+    key : str
+        A key used for this one meeting point.
+
+    Example
+    -------
+    >>> wait_for_every_process("emo_lobes_example")
+    """
+    if not is_distributed():
+        return
+    store = torch.distributed.distributed_c10d._get_default_store()  # the store torchrun's rendezvous set up
+    _count_in_store(store, key, torch.distributed.get_world_size())
+
+
+def _count_in_store(store, key, world_size, poll_s=0.005):
+    store.add(key, 1)
+    while store.add(key, 0) < world_size:  # add(key, 0) reads the count
+        time.sleep(poll_s)
+
+
+def leave_process_group():
+    """Wait for every process, leave the process group, and wait again before returning (no-op for one process).
+
+    A recipe calls it last. A process that closes its connections while another still uses them (the end of a
+    barrier) or exits while another is still tearing its group down can make gloo abort the other one
+    (SIGABRT, "terminate called without an active exception" / "connection closed by peer"), so every process
+    meets the others in the key-value store before and after ``destroy_process_group``.
 
     Example
     -------
     >>> leave_process_group()
     """
     if is_distributed():
+        store = torch.distributed.distributed_c10d._get_default_store()
+        world_size = torch.distributed.get_world_size()
         torch.distributed.barrier()
+        _count_in_store(store, "emo_lobes_leave_group", world_size)
         torch.distributed.destroy_process_group()
+        _count_in_store(store, "emo_lobes_left_group", world_size)
