@@ -23,6 +23,9 @@ FEATURE_SAMPLE_RATE = 16000
 #: Kaldi's default frame length and shift (25 ms, 10 ms).
 KALDI_FRAME_LENGTH_S = 0.025
 KALDI_FRAME_SHIFT_S = 0.010
+#: Shortest signal openSMILE's functionals get: shorter ones are zero-padded to it (IS09 gives NaN below 25 ms,
+#: eGeMAPSv02 below 60 ms: "Segment too short, filling with NaN"), so a 10 ms file yields finite features.
+MIN_FUNCTIONALS_S = 0.08
 
 
 def cache_key(audio_path, feature_name):
@@ -33,7 +36,7 @@ def cache_key(audio_path, feature_name):
     audio_path : str
         The audio file (must exist).
     feature_name : str
-        The feature and its settings, e.g. ``opensmile-2.6.0_IS09_16k``.
+        The feature and its settings, e.g. ``opensmile-2.6.0_IS09_16k_min80ms``.
 
     Returns
     -------
@@ -189,6 +192,9 @@ def functional_names(feature_set="IS09"):
 def opensmile_functionals(audio_path, feature_set="IS09"):
     """openSMILE functionals of one file, read as mono at :data:`FEATURE_SAMPLE_RATE` (no cache).
 
+    Files shorter than :data:`MIN_FUNCTIONALS_S` are zero-padded to it (openSMILE fills its output with NaN
+    otherwise).
+
     Arguments
     ---------
     audio_path : str
@@ -208,8 +214,14 @@ def opensmile_functionals(audio_path, feature_set="IS09"):
     >>> sf.write(wav, 0.1 * np.sin(np.arange(16000) * 0.05), 16000)
     >>> opensmile_functionals(wav).shape
     (384,)
+    >>> sf.write(wav, 0.1 * np.sin(np.arange(160) * 0.05), 16000)   # 10 ms
+    >>> bool(np.isfinite(opensmile_functionals(wav, "eGeMAPSv02")).all())
+    True
     """
     signal = load_audio(audio_path, FEATURE_SAMPLE_RATE).numpy()
+    shortest = int(MIN_FUNCTIONALS_S * FEATURE_SAMPLE_RATE)
+    if len(signal) < shortest:
+        signal = np.pad(signal, (0, shortest - len(signal)))
     values = _smile(feature_set).process_signal(signal, FEATURE_SAMPLE_RATE).to_numpy()
     return values[0].astype(np.float32)
 
@@ -225,7 +237,8 @@ def functionals_cache(feature_set="IS09", cache_dir=None):
     import opensmile
 
     opensmile_feature_set(feature_set)
-    name = f"opensmile-{opensmile.__version__}_{feature_set}_{FEATURE_SAMPLE_RATE // 1000}k"
+    name = (f"opensmile-{opensmile.__version__}_{feature_set}_{FEATURE_SAMPLE_RATE // 1000}k"
+            f"_min{round(MIN_FUNCTIONALS_S * 1000)}ms")  # the padding rule is part of what an entry holds
     return FeatureCache(cache_dir, name, functools.partial(opensmile_functionals, feature_set=feature_set))
 
 
@@ -379,7 +392,7 @@ def feature_cache_for(features, cache_dir=None, n_mfcc=13, max_frames=120):
 
     Example
     -------
-    >>> feature_cache_for("mfcc").feature_name, feature_cache_for("IS09").feature_name.endswith("IS09_16k")
+    >>> feature_cache_for("mfcc").feature_name, feature_cache_for("IS09").feature_name.endswith("IS09_16k_min80ms")
     ('kaldi-mfcc13_first120_16k', True)
     """
     if features == "mfcc":
