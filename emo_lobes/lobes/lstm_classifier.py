@@ -79,8 +79,8 @@ class LSTMClassifier(nn.Module):
     >>> summary = model.encode(x, lengths)
     >>> summary.shape, model.classify_emotion(summary).shape, model.classify_language(summary).shape
     (torch.Size([3, 16]), torch.Size([3, 5]), torch.Size([3, 4]))
-    >>> model(x, lengths).exp().sum(dim=1)
-    tensor([1.0000, 1.0000, 1.0000], grad_fn=<SumBackward1>)
+    >>> torch.allclose(model(x, lengths).exp().sum(dim=1), torch.ones(3))
+    True
     >>> [t.shape for t in model(x, lengths, with_language=True)]
     [torch.Size([3, 5]), torch.Size([3, 4])]
     """
