@@ -2,6 +2,8 @@
 import glob
 import hashlib
 import os
+import signal
+import time
 
 import yaml
 
@@ -56,3 +58,58 @@ def intra_epoch_checkpoint(save_folder, epoch):
         if state and state[0].get("brain_intra_epoch_ckpt") and checkpoint_epoch(state[1]) == epoch:
             return folder
     return None
+
+
+def kill_inside_epoch(process, save_folder, epoch, timeout=240, whole_group=False):
+    """SIGKILL ``process`` once ``save_folder`` holds an intra-epoch checkpoint of ``epoch`` (or later).
+
+    Arguments
+    ---------
+    process : subprocess.Popen
+        The run (started with ``start_new_session=True`` when ``whole_group``).
+    save_folder : str or path
+        Its checkpoints folder.
+    epoch : int
+        The epoch to land in.
+    timeout : float
+        Seconds to wait for that checkpoint.
+    whole_group : bool
+        Kill the process group (a fold runner and its train.py, as a pre-emption does).
+
+    Returns
+    -------
+    tuple
+        ``(checkpoint folder, its checkpoint_state)``, read at once: a resumed run deletes that folder later.
+    """
+    deadline = time.time() + timeout
+    try:
+        while process.poll() is None and time.time() < deadline:
+            newest = newest_checkpoint(save_folder)
+            state = checkpoint_state(newest) if newest else None
+            if state and state[0].get("brain_intra_epoch_ckpt") and checkpoint_epoch(state[1]) >= epoch:
+                break
+            time.sleep(0.01)
+    finally:
+        if whole_group:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.send_signal(signal.SIGKILL)
+        process.communicate()
+    newest = newest_checkpoint(save_folder)
+    state = checkpoint_state(newest) if newest else None
+    assert state and state[0].get("brain_intra_epoch_ckpt"), f"the kill did not land inside epoch {epoch}"
+    return newest, state
+
+
+def refusal_outcomes(started, cases, hashes):
+    """Wait for refusal runs started at once; ``{case: (exit status, stderr, data folder unchanged)}``.
+
+    ``cases`` maps each case to ``(arguments, data folder or None)``; ``hashes`` holds :func:`folder_hash` of
+    each case's data folder taken before the runs started.
+    """
+    done = {}
+    for case, process in started.items():
+        _, stderr = process.communicate()
+        folder = cases[case][1]
+        done[case] = (process.returncode, stderr, folder is None or folder_hash(folder) == hashes[case])
+    return done

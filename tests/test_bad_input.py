@@ -16,7 +16,7 @@ from emo_lobes.audio import audio_info, load_audio
 from emo_lobes.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.synthetic import write_corpus
-from run_checks import folder_hash
+from run_checks import folder_hash, refusal_outcomes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -177,12 +177,7 @@ def refusals(data, tmp_path_factory):
             command = MLEE + args + TINY
         started[case] = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True)
-    done = {}
-    for case, process in started.items():
-        _, stderr = process.communicate()
-        folder = cases[case][1]
-        unchanged = folder is None or folder_hash(folder) == hashes[case]
-        done[case] = (process.returncode, stderr, unchanged)
+    done = refusal_outcomes(started, cases, hashes)
     return done, work
 
 

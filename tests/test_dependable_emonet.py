@@ -12,10 +12,8 @@ import glob
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -25,7 +23,7 @@ import torch
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.inference import EmotionClassifier
 from emo_lobes.synthetic import write_corpus
-from run_checks import folder_hash, checkpoint_state, checkpoint_epoch, newest_checkpoint
+from run_checks import folder_hash, checkpoint_state, newest_checkpoint, kill_inside_epoch, refusal_outcomes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -49,25 +47,6 @@ def finish(process):
     output = process.output
     assert process.returncode == 0, output[-3000:]
     return output
-
-
-def kill_inside_epoch(process, save_folder, epoch, timeout=240):
-    """SIGKILL ``process`` once ``save_folder`` holds an intra-epoch checkpoint of ``epoch``; that checkpoint."""
-    deadline = time.time() + timeout
-    try:
-        while process.poll() is None and time.time() < deadline:
-            newest = newest_checkpoint(save_folder)
-            if newest:
-                meta, counter = checkpoint_state(newest)
-                if meta.get("brain_intra_epoch_ckpt") and checkpoint_epoch(counter) >= epoch:
-                    break
-            time.sleep(0.01)
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.communicate()
-    newest = newest_checkpoint(save_folder)
-    assert newest and checkpoint_state(newest)[0].get("brain_intra_epoch_ckpt"), "the kill did not land in an epoch"
-    return newest
 
 
 def read_results(folder):
@@ -121,7 +100,7 @@ def reference(runs):
 def test_scratch_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_run(runs):
     process, command = runs["processes"]["interrupted"]
     resumed = runs["root"] / "resumed"
-    resume_from = kill_inside_epoch(process, resumed / "save" / "scratch", epoch=2)
+    resume_from, _ = kill_inside_epoch(process, resumed / "save" / "scratch", epoch=2)
     assert not (resumed / "test_results.json").exists()
     output = finish(start(command))
     finish(runs["processes"]["reference"][0])
@@ -141,9 +120,9 @@ def test_multidomain_run_killed_in_two_phases_skips_finished_phases_and_matches(
     _, command = runs["processes"]["multidomain_interrupted"]
     ours, theirs = runs["root"] / "multidomain_resumed", runs["root"] / "multidomain"
     # killed inside the round-robin phase's 2nd epoch, then, re-run, inside EmoDB's 2nd fine-tuning epoch
-    round_robin_checkpoint = kill_inside_epoch(start(command), ours / "save" / "multidomain", epoch=2)
+    round_robin_checkpoint, _ = kill_inside_epoch(start(command), ours / "save" / "multidomain", epoch=2)
     second = start(command)
-    finetune_checkpoint = kill_inside_epoch(second, ours / "save" / "finetune_emodb", epoch=2)
+    finetune_checkpoint, _ = kill_inside_epoch(second, ours / "save" / "finetune_emodb", epoch=2)
     assert not (ours / "test_results.json").exists() and (ours / "urdu" / "test_results.json").exists()
     output = finish(start(command))
     finish(runs["processes"]["multidomain"][0])
@@ -244,11 +223,7 @@ def refusals(data, tmp_path_factory):
         output = [] if case == "unwritable_output" else [f"--output_folder={work / 'out' / case}"]
         started[case] = subprocess.Popen(TRAIN + args + output + TINY, cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True)
-    done = {}
-    for case, process in started.items():
-        _, stderr = process.communicate()
-        folder = cases[case][1]
-        done[case] = (process.returncode, stderr, folder is None or folder_hash(folder) == hashes[case])
+    done = refusal_outcomes(started, cases, hashes)
     return done
 
 

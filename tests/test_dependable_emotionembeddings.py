@@ -18,7 +18,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -28,7 +27,7 @@ import torch
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.inference import EmotionClassifier
 from emo_lobes.synthetic import write_corpus
-from run_checks import folder_hash, checkpoint_state, intra_epoch_checkpoint, newest_checkpoint
+from run_checks import folder_hash, kill_inside_epoch, refusal_outcomes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
@@ -74,14 +73,7 @@ def runs(tmp_path_factory):
     resumed_command = single + [f"--output_folder={work / 'resumed'}"]
     interrupted = subprocess.Popen(resumed_command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-    save = work / "resumed" / "save"
-    deadline = time.time() + 240
-    while interrupted.poll() is None and not intra_epoch_checkpoint(save, 2) and time.time() < deadline:
-        time.sleep(0.01)
-    interrupted.send_signal(signal.SIGKILL)
-    interrupted.wait()
-    resume_from = newest_checkpoint(save)
-    resume_meta = checkpoint_state(resume_from)  # the resumed run deletes it once it has a newer one
+    resume_from, resume_meta = kill_inside_epoch(interrupted, work / "resumed" / "save", 2)
     output = {name: process.communicate()[0] for name, process in started.items()}
     for name, process in started.items():
         assert process.returncode == 0, output[name][-3000:]
@@ -281,11 +273,7 @@ def refusals(tmp_path_factory):
         hparams = ["recipes/EmotionEmbeddings/hparams/multi_corpus_w2v2.yaml", *base[1:]] if "ssl" in case else base
         started[case] = subprocess.Popen(TRAIN + hparams + args + [f"--output_folder={output}"], cwd=ROOT, env=ENV,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    done = {}
-    for case, process in started.items():
-        _, stderr = process.communicate()
-        folder = cases[case][1]
-        done[case] = (process.returncode, stderr, folder is None or folder_hash(folder) == hashes[case])
+    done = refusal_outcomes(started, cases, hashes)
     return done
 
 

@@ -17,10 +17,8 @@ trained model (probabilities near 0.25) can flip, so UA is not compared.
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -29,7 +27,7 @@ import torch
 
 from emo_lobes.inference import EmotionClassifier
 from emo_lobes.synthetic import write_corpus
-from run_checks import folder_hash, checkpoint_state, intra_epoch_checkpoint, newest_checkpoint
+from run_checks import folder_hash, kill_inside_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -151,14 +149,7 @@ def jobs(data_root, tmp_path_factory):
     started = {name: subprocess.Popen(command, **pipes) for name, command in commands.items()}
     interrupted = subprocess.Popen(resumed_command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-    save = work / "resumed" / "save"
-    deadline = time.time() + 240
-    while interrupted.poll() is None and not intra_epoch_checkpoint(save, 2) and time.time() < deadline:
-        time.sleep(0.01)
-    interrupted.send_signal(signal.SIGKILL)
-    interrupted.wait()
-    resume_from = newest_checkpoint(save)
-    resume_state = checkpoint_state(resume_from)  # read now: the resumed run deletes that checkpoint later
+    resume_from, resume_state = kill_inside_epoch(interrupted, work / "resumed" / "save", 2)
     resumed = subprocess.run(resumed_command, **pipes)
 
     runs = {name: (work / name, process.communicate()[0], process.returncode) for name, process in started.items()}

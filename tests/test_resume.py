@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import speechbrain as sb
@@ -21,7 +20,7 @@ from emo_lobes.brain import EmoLobesBrain
 from emo_lobes.checkpoints import STAGING_FOLDER, AtomicCheckpointer, CheckpointedEpochCounterWithStopper, RandomState
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.synthetic import write_corpus
-from run_checks import checkpoint_state, intra_epoch_checkpoint, newest_checkpoint
+from run_checks import checkpoint_state, intra_epoch_checkpoint, newest_checkpoint, kill_inside_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -48,15 +47,8 @@ def test_fold_set_killed_mid_epoch_resumes_at_its_fold_and_matches_an_uninterrup
     # once it has saved an intra-epoch checkpoint of its second epoch
     interrupted = subprocess.Popen(runner, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                    start_new_session=True)
-    save_2 = tmp_path / "cv" / "fold_2" / "save"
-    deadline = time.time() + 240
-    while interrupted.poll() is None and not intra_epoch_checkpoint(save_2, 2) and time.time() < deadline:
-        time.sleep(0.02)
-    os.killpg(interrupted.pid, signal.SIGKILL)
-    interrupted.wait()
+    resume_from, _ = kill_inside_epoch(interrupted, tmp_path / "cv" / "fold_2" / "save", 2, whole_group=True)
     assert reference.wait() == 0, reference.stderr.read()[-2000:]
-    resume_from = newest_checkpoint(save_2)
-    assert checkpoint_state(resume_from)[0].get("brain_intra_epoch_ckpt"), "the kill did not land inside epoch 2"
     assert not (tmp_path / "cv" / "fold_2" / "test_results.json").exists()
     fold_1_results = tmp_path / "cv" / "fold_1" / "test_results.json"
     fold_1_written = fold_1_results.stat().st_mtime_ns
@@ -93,15 +85,8 @@ def test_languagemtl_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_r
     resumed_command = command + [f"--output_folder={tmp_path / 'resumed'}"]
     interrupted = subprocess.Popen(resumed_command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
-    save = tmp_path / "resumed" / "save"
-    deadline = time.time() + 120
-    while interrupted.poll() is None and not intra_epoch_checkpoint(save, 2) and time.time() < deadline:
-        time.sleep(0.01)
-    interrupted.send_signal(signal.SIGKILL)
-    interrupted.wait()
+    resume_from, _ = kill_inside_epoch(interrupted, tmp_path / "resumed" / "save", 2)
     assert reference.wait() == 0, reference.stderr.read()[-2000:]
-    resume_from = newest_checkpoint(save)
-    assert checkpoint_state(resume_from)[0].get("brain_intra_epoch_ckpt"), "the kill did not land inside epoch 2"
     resumed = subprocess.run(resumed_command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
