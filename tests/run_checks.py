@@ -2,6 +2,7 @@
 import glob
 import hashlib
 import os
+import re
 import signal
 import time
 
@@ -113,3 +114,14 @@ def refusal_outcomes(started, cases, hashes):
         folder = cases[case][1]
         done[case] = (process.returncode, stderr, folder is None or folder_hash(folder) == hashes[case])
     return done
+
+
+def assert_refused_in_one_line(outcome, expected):
+    """A refusal (from :func:`refusal_outcomes`) failed, without a traceback, its last line matching ``expected``
+    (a regular expression), and left its data folder untouched."""
+    returncode, stderr, unchanged = outcome
+    assert returncode != 0, stderr[-2000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    last_line = stderr.strip().splitlines()[-1]
+    assert re.match(expected, last_line), last_line
+    assert unchanged  # nothing written under the data folder

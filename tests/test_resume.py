@@ -20,7 +20,7 @@ from emo_lobes.brain import EmoLobesBrain
 from emo_lobes.checkpoints import STAGING_FOLDER, AtomicCheckpointer, CheckpointedEpochCounterWithStopper, RandomState
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.synthetic import write_corpus
-from run_checks import checkpoint_state, intra_epoch_checkpoint, newest_checkpoint, kill_inside_epoch
+from run_checks import checkpoint_state, intra_epoch_checkpoint, kill_inside_epoch, newest_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
