@@ -43,12 +43,8 @@ CORPUS_FOLDERS = {"cafe": "CaFE", "emodb": "EmoDB"}
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Torch on one thread in this process too (two threads on a shared CPU are many times slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+def one_thread(one_torch_thread):
+    """Every test of this module on one torch thread (``one_torch_thread`` in conftest.py)."""
 
 
 @pytest.fixture(scope="module")

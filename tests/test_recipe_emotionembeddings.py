@@ -34,13 +34,9 @@ def load_recipe_module(name):
 
 
 @pytest.fixture(autouse=True)
-def offline_single_thread(monkeypatch):
+def offline_single_thread(monkeypatch, one_torch_thread):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

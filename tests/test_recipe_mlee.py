@@ -267,15 +267,10 @@ def test_doctests_of_the_recipe_scripts_and_tools_pass():
         assert outcome.attempted > 0 and outcome.failed == 0, module.__name__
 
 
-def test_benchmark_entry_profiles_training_batches(corpus):
+def test_benchmark_entry_profiles_training_batches(corpus, one_torch_thread):
     benchmark = load_script("mlee_benchmark_entry", os.path.join(ROOT, "tools", "benchmarks", "mlee.py"))
     # the entry writes its corpus under the workdir; the module's corpus is reused (same seed, same folder)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as ENV does for the subprocesses
-    try:
-        stats = benchmark.run(os.path.dirname(corpus), quick=True)
-    finally:
-        torch.set_num_threads(threads)
+    stats = benchmark.run(os.path.dirname(corpus), quick=True)
     assert stats["batches"] == 3 and stats["utterances"] == 48 and stats["utterances_per_s"] > 0
     assert 0.0 <= stats["outside_model_share"] <= 1.0 and stats["feature_s"] > 0
     assert benchmark.TARGETS == {"outside_model_share": ("<=", 0.20)}
