@@ -15,7 +15,7 @@ import sys
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
+from speechbrain.utils.distributed import ddp_barrier, ddp_init_group, if_main_process, run_on_main
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
@@ -203,14 +203,17 @@ def dataio_prep(hparams, manifests):
     for folder in folders.values():
         assert_not_inside(hparams["feature_cache_folder"], folder)
     paths = sorted({entry["wav"] for parts in data.values() for entries in parts.values() for entry in entries.values()})
-    run_on_main(cache.get_many, args=[paths])  # under torchrun the main process fills the cache, the others read it
-    computed, loaded = cache.n_computed, cache.n_loaded
+    # the main process computes (or reads) every feature once; under torchrun the others then read its cache
+    values = cache.get_many(paths) if if_main_process() else None
+    ddp_barrier()
+    if values is None:
+        values = cache.get_many(paths)
     features = {}
-    for path, value in zip(paths, cache.get_many(paths)):
+    for path, value in zip(paths, values):
         tensor = torch.from_numpy(value).float()
         features[path] = tensor if tensor.dim() == 2 else tensor.unsqueeze(0)  # functionals: a 1-frame sequence
     if if_main_process():
-        print(f"[features] {hparams['features']}: {computed} computed, {loaded} read from "
+        print(f"[features] {hparams['features']}: {cache.n_computed} computed, {cache.n_loaded} read from "
               f"{cache.folder}", flush=True)
     language_index = {name: i for i, name in enumerate(hparams["language_classes"])}
 
