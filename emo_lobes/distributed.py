@@ -135,28 +135,8 @@ def sum_over_processes(values):
     return [float(v) for v in totals.cpu()]
 
 
-def wait_for_every_process(key):
-    """Block until every process has called this with ``key``, counting in the process group's key-value store.
-
-    Unlike ``torch.distributed.barrier`` it sends nothing over gloo's or NCCL's connections, so it can be used
-    around ``destroy_process_group``. A no-op for one process.
-
-    Arguments
-    ---------
-    key : str
-        A key used for this one meeting point.
-
-    Example
-    -------
-    >>> wait_for_every_process("emo_lobes_example")
-    """
-    if not is_distributed():
-        return
-    store = torch.distributed.distributed_c10d._get_default_store()  # the store torchrun's rendezvous set up
-    _count_in_store(store, key, torch.distributed.get_world_size())
-
-
 def _count_in_store(store, key, world_size, poll_s=0.005):
+    # a meeting point counted in the key-value store: nothing goes over gloo's or NCCL's connections
     store.add(key, 1)
     while store.add(key, 0) < world_size:  # add(key, 0) reads the count
         time.sleep(poll_s)
