@@ -393,11 +393,6 @@ def eval_loader_options(hparams):
     return {"batch_size": hparams["eval_batch_size"], "num_workers": hparams["num_workers"]}
 
 
-def build_model(hparams, n_classes):
-    """EmoNet with the architecture hparams, one domain per entry of ``n_classes``."""
-    return build_emonet(hparams, n_classes)
-
-
 def architecture(hparams):
     """The hparams that fix the shared architecture (saved with a shared model, checked on transfer)."""
     return {key: hparams[key] for key in ARCHITECTURE_KEYS}
@@ -743,7 +738,7 @@ if __name__ == "__main__":
 
     domains, corpus_data = dataio_prep(hparams, corpora, folders, targets)
 
-    model = build_model(hparams, [len(domain["labels"]) for domain in domains])
+    model = build_emonet(hparams, [len(domain["labels"]) for domain in domains])
     counts = parameter_counts(model)
     multidomain = hparams["mode"] == "multidomain"
     phases = [f"finetune_{domain['name']}" for domain in domains] if multidomain else [hparams["mode"]]

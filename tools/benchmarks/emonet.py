@@ -40,6 +40,7 @@ def run(workdir, quick=False):
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
+    from emo_lobes.adapters.emonet import build_emonet
     from emo_lobes.lobes.adapters import parameter_counts
     from emo_lobes.profiling import profile_training_epoch
     from emo_lobes.synthetic import write_corpus
@@ -56,7 +57,7 @@ def run(workdir, quick=False):
     for index in range(len(train_set)):  # fills the in-memory audio cache, as the first epoch of a run does
         train_set[index]
     fill = time.perf_counter() - start
-    model = train.build_model(hparams, [len(domains[0]["labels"])])
+    model = build_emonet(hparams, [len(domains[0]["labels"])])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     brain = train.make_brain(hparams, {"device": device}, model, domains, "benchmark",
                              chunk_draws=corpus_data[0]["chunk_draws"])
