@@ -112,6 +112,35 @@ def frontend_feature_name(model_id, fingerprint, layer=None, sample_rate=16000):
     return f"{safe_id}_{fingerprint[:16]}_{layer_name}_{int(sample_rate) // 1000}k"
 
 
+def utterance_frames(frontend, wav):
+    """The frames of one waveform through a front-end, alone and unpadded, as the frozen-front-end cache stores them.
+
+    SpeechBrain's ``Fbank`` takes only the waveform; SSL front-ends also take relative lengths (all 1 here).
+
+    Arguments
+    ---------
+    frontend : torch.nn.Module
+        Called as ``frontend(wavs)`` or ``frontend(wavs, lengths)``, returning ``[batch, frames, size]``.
+    wav : torch.Tensor
+        ``[samples]``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[frames, size]``.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> utterance_frames(Fbank(n_mels=40), torch.zeros(16000)).shape
+    torch.Size([101, 40])
+    """
+    batch = wav.unsqueeze(0)
+    if len(inspect.signature(frontend.forward).parameters) >= 2:
+        return frontend(batch, torch.ones(1, device=wav.device))[0]
+    return frontend(batch)[0]
+
+
 class CachedFrozenFrontend(torch.nn.Module):
     """Frames of a frozen front-end per audio file, computed once (one file at a time) and then read from disk.
 
@@ -160,8 +189,6 @@ class CachedFrozenFrontend(torch.nn.Module):
         self.feature_name = frontend_feature_name(model_id, self.fingerprint, layer, sample_rate)
         self.cache = FeatureCache(cache_dir, self.feature_name, self._compute)
         self.n_frontend_calls = 0
-        # SpeechBrain's Fbank takes only the waveform; SSL wrappers also take relative lengths.
-        self._takes_lengths = len(inspect.signature(frontend.forward).parameters) >= 2
         self.train(False)
 
     def train(self, mode=True):
@@ -171,11 +198,11 @@ class CachedFrozenFrontend(torch.nn.Module):
     def _compute(self, audio_path):
         # Called by the cache on a miss: one file through the front-end, on the front-end's device.
         device = next(iter(self.frontend.parameters()), torch.empty(0)).device
-        wav = load_audio(audio_path, self.sample_rate).to(device).unsqueeze(0)
+        wav = load_audio(audio_path, self.sample_rate).to(device)
         with torch.no_grad():
-            frames = self.frontend(wav, torch.ones(1, device=device)) if self._takes_lengths else self.frontend(wav)
+            frames = utterance_frames(self.frontend, wav)
         self.n_frontend_calls += 1
-        return frames[0].to("cpu", torch.float32).numpy()
+        return frames.to("cpu", torch.float32).numpy()
 
     def forward(self, audio_paths):
         """The padded frames of a batch of audio files.

@@ -1,11 +1,11 @@
 """Inference adapter of the EmotionEmbeddings recipe: waveform -> front-end -> shared emotion model -> corpus heads."""
-import inspect
 import json
 import os
 
 import torch
 
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.frontend_cache import utterance_frames
 from emo_lobes.inference import EmotionClassifier, RecipeAdapter, register_adapter  # noqa: F401 (examples)
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules
 
@@ -133,9 +133,7 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
         frontend = self.hparams["frontend"]
         if self.hparams["freeze_frontend"]:  # each file alone, unpadded, as the recipe's cache computed it
             samples = torch.round(wav_lens * wavs.shape[1]).long().clamp(min=1)
-            ones = torch.ones(1, device=wavs.device)
-            frames = [frontend(wavs[i:i + 1, :int(samples[i])], ones)[0] if _takes_lengths(frontend)
-                      else frontend(wavs[i:i + 1, :int(samples[i])])[0] for i in range(len(wavs))]
+            frames = [utterance_frames(frontend, wavs[i, :int(samples[i])]) for i in range(len(wavs))]
             counts = torch.tensor([f.shape[0] for f in frames], dtype=torch.float32, device=wavs.device)
             feats, lens = torch.nn.utils.rnn.pad_sequence(frames, batch_first=True), counts / counts.max()
         else:
@@ -153,11 +151,6 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
         every = {corpus: (self.corpus_labels[corpus], heads(embeddings, corpus).exp()) for corpus in heads.corpora}
         probabilities = every[self.head][1]
         return probabilities, probabilities.argmax(dim=-1), embeddings, every
-
-
-def _takes_lengths(frontend):
-    # SSL front-ends take (wavs, relative lengths); SpeechBrain's Fbank takes the waveform only
-    return len(inspect.signature(frontend.forward).parameters) >= 2
 
 
 def _toy_experiment(folder):
