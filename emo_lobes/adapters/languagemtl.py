@@ -2,6 +2,7 @@
 import torch
 
 from emo_lobes.inference import RecipeAdapter, register_adapter
+from emo_lobes.lobes.lstm_classifier import pad_to_frames
 
 
 @register_adapter("LanguageMTL")
@@ -30,10 +31,8 @@ class LanguageMTLAdapter(RecipeAdapter):
         return value if value.dim() == 2 else value.unsqueeze(0)  # functionals: a 1-frame sequence
 
     def scores(self, feats, lengths):
-        if not self.hparams["use_lengths"] and self.hparams["features"] == "mfcc":
-            frames = feats.shape[1]
-            feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, self.hparams["max_frames"] - frames)))
-            lengths = lengths * frames / feats.shape[1]
+        if not self.hparams["use_lengths"] and self.hparams["features"] == "mfcc":  # as the recipe (Section 4.1)
+            feats, lengths = pad_to_frames(feats, lengths, self.hparams["max_frames"])
         model = self.hparams["model"]
         feats = self.hparams["normalize"](feats, lengths)
         summary = model.encode(feats, lengths if self.hparams["use_lengths"] else None)

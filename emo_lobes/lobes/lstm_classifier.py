@@ -42,6 +42,37 @@ def last_valid_frame(sequence, lengths=None):
     return sequence.gather(1, index).squeeze(1)
 
 
+def pad_to_frames(feats, lengths, n_frames):
+    """Zero-pad a batch of frame sequences to at least ``n_frames`` frames, relative lengths rescaled to match.
+
+    Section 4.1: with ``use_lengths: False`` every MFCC sequence is padded to exactly ``max_frames`` frames (the
+    cache already clipped longer ones) and the LSTM reads all of them, as the paper's Keras model did.
+
+    Arguments
+    ---------
+    feats : torch.Tensor
+        ``[batch, frames, channels]``.
+    lengths : torch.Tensor
+        ``[batch]`` relative lengths.
+    n_frames : int
+        Frames after padding.
+
+    Returns
+    -------
+    tuple
+        ``(feats [batch, max(frames, n_frames), channels], lengths)``.
+
+    Example
+    -------
+    >>> feats, lengths = pad_to_frames(torch.ones(2, 3, 13), torch.tensor([1.0, 2 / 3]), 6)
+    >>> feats.shape, lengths.tolist(), float(feats[:, 3:].abs().sum())
+    (torch.Size([2, 6, 13]), [0.5, 0.3333333432674408], 0.0)
+    """
+    frames = feats.shape[1]
+    feats = nn.functional.pad(feats, (0, 0, 0, max(0, n_frames - frames)))
+    return feats, lengths * frames / feats.shape[1]
+
+
 class LSTMClassifier(nn.Module):
     """LSTM layers -> (optional extra dense layer) -> dense softmax over emotions; optional language-ID head.
 

@@ -26,7 +26,7 @@ from emo_lobes.checkpoints import AtomicCheckpointer, RandomState  # noqa: E402
 from emo_lobes.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features_cache import feature_cache_for  # noqa: E402
-from emo_lobes.lobes.lstm_classifier import multitask_loss  # noqa: E402
+from emo_lobes.lobes.lstm_classifier import multitask_loss, pad_to_frames  # noqa: E402
 from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
@@ -51,9 +51,7 @@ class LanguageMTLBrain(EmoLobesBrain):
         feats, lengths = batch.feats
         if not self.hparams.use_lengths and self.hparams.features == "mfcc":
             # Section 4.1: every utterance zero-padded (or clipped) to exactly max_frames x 13, all frames read.
-            frames = feats.shape[1]
-            feats = torch.nn.functional.pad(feats, (0, 0, 0, max(0, self.hparams.max_frames - frames)))
-            lengths = lengths * frames / feats.shape[1]
+            feats, lengths = pad_to_frames(feats, lengths, self.hparams.max_frames)
         feats = self.modules.normalize(feats, lengths, epoch=self.hparams.epoch_counter.current)
         lengths = lengths if self.hparams.use_lengths else None
         if self.hparams.task == "multitask":  # through forward(): DDP sees both heads' parameters
