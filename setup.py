@@ -8,7 +8,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["emo_lobes", "emo_lobes.*"]),
-    package_data={"emo_lobes": ["data/*.csv", "data/*.json"]},
+    package_data={"emo_lobes.data": ["tables/*.csv", "tables/*.json"]},
     python_requires=">=3.9",
     install_requires=[
         "speechbrain>=1.1.2,<1.2",  # the 1.1 line we test (1.1.2)

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from emo_lobes.audio import audio_info, load_audio
+from emo_lobes.data.audio import audio_info, load_audio
 from emo_lobes.errors import EmoLobesError
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emo_lobes.audio import audio_info, load_audio
-from emo_lobes.corpora import parse_corpus
+from emo_lobes.data.audio import audio_info, load_audio
+from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.data.synthetic import write_corpus
 from run_checks import assert_refused_in_one_line, folder_hash, refusal_outcomes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

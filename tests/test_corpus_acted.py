@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emo_lobes.corpora import parse_corpus
-from emo_lobes.corpora.base import REQUIRED_FIELDS
+from emo_lobes.data.corpora import parse_corpus
+from emo_lobes.data.corpora.base import REQUIRED_FIELDS
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.labels import CANONICAL_EMOTIONS
-from emo_lobes.synthetic import write_corpus
-from emo_lobes.synthetic import emodb as emodb_writer
-from emo_lobes.synthetic import ravdess as ravdess_writer
+from emo_lobes.data.labels import CANONICAL_EMOTIONS
+from emo_lobes.data.synthetic import write_corpus
+from emo_lobes.data.synthetic import emodb as emodb_writer
+from emo_lobes.data.synthetic import ravdess as ravdess_writer
 
 CORPORA = ("emodb", "ravdess", "cafe", "emovo", "savee")
 

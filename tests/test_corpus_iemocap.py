@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emo_lobes.corpora import iemocap, parse_corpus
+from emo_lobes.data.corpora import iemocap, parse_corpus
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic import iemocap as synthetic_iemocap
-from emo_lobes.synthetic.common import read_stamp
+from emo_lobes.data.synthetic import iemocap as synthetic_iemocap
+from emo_lobes.data.synthetic.common import read_stamp
 
 # The invented excerpt of /work/shared/formats/iemocap_emoevaluation.md, byte for byte (TAB-separated fields).
 FORMAT_NOTE_EXCERPT = (

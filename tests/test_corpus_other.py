@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emo_lobes.corpora import cremad, csv_corpus, parse_corpus, tess, urdu
+from emo_lobes.data.corpora import cremad, csv_corpus, parse_corpus, tess, urdu
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.labels import CANONICAL_EMOTIONS
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.data.labels import CANONICAL_EMOTIONS
+from emo_lobes.data.synthetic import write_corpus
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from emo_lobes.cross_corpus import corpus_sentiment, pair_confusion, score_all_pairs, score_pair, summarize_pairs
+from emo_lobes.evaluation.cross_corpus import corpus_sentiment, pair_confusion, score_all_pairs, score_pair, summarize_pairs
 from emo_lobes.errors import EmoLobesError
 
 #: Label tables as the recipe's prep writes them (label -> canonical emotion).

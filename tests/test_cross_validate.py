@@ -24,7 +24,7 @@ correct = fold  # fold k gets k of 4 right
 y_true = ["a", "a", "b", "b"]
 y_pred = y_true[:correct] + [("b" if y == "a" else "a") for y in y_true[correct:]]
 sys.path.insert(0, args["root"])
-from emo_lobes.metrics import classification_metrics, write_test_results
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results
 write_test_results(os.path.join(out, "test_results.json"), classification_metrics(y_true, y_pred, ["a", "b"]))
 '''
 

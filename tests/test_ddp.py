@@ -16,7 +16,7 @@ import sys
 import pytest
 import torch
 
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")

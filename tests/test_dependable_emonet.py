@@ -21,8 +21,8 @@ import soundfile as sf
 import torch
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.inference import EmotionClassifier
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.inference.classifier import EmotionClassifier
+from emo_lobes.data.synthetic import write_corpus
 from run_checks import (
     assert_refused_in_one_line, checkpoint_state, folder_hash, kill_inside_epoch, newest_checkpoint,
     refusal_outcomes,
@@ -256,7 +256,7 @@ def test_train_py_refuses_bad_input_in_one_line(refusals, case):
 def test_a_ten_millisecond_wav_is_padded_through_features_and_model():
     from speechbrain.lobes.features import Fbank
 
-    from emo_lobes.adapters.emonet import build_emonet, relative_frame_lengths
+    from emo_lobes.inference.adapters.emonet import build_emonet, relative_frame_lengths
 
     hparams = {"stem_channels": 4, "stack_channels": [8, 8, 16], "blocks_per_stack": 2, "use_adapters": True,
                "attention_size": 8, "attention_smoothing": 0.3, "shared_attention": True, "head_hidden_size": 8,

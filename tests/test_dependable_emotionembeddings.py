@@ -25,8 +25,8 @@ import soundfile as sf
 import torch
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.inference import EmotionClassifier
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.inference.classifier import EmotionClassifier
+from emo_lobes.data.synthetic import write_corpus
 from run_checks import assert_refused_in_one_line, folder_hash, kill_inside_epoch, refusal_outcomes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,9 +195,9 @@ def test_checkpoints_are_read_as_tensors_only(runs, tmp_path):
 KILL_DURING_CACHE_WRITE = """
 import os, signal, sys
 import numpy as np
-import emo_lobes.features_cache as features_cache
+import emo_lobes.features.feature_cache as features_cache
 from speechbrain.lobes.features import Fbank
-from emo_lobes.frontend_cache import CachedFrozenFrontend
+from emo_lobes.features.frontend_cache import CachedFrozenFrontend
 
 real_save, written = np.save, []
 def save_then_die(handle, value, allow_pickle=False):
@@ -217,7 +217,7 @@ for path in sys.argv[2:]:
 def test_a_kill_while_the_frontend_cache_is_filled_leaves_no_entry_a_resumed_run_reads(tmp_path):
     from speechbrain.lobes.features import Fbank
 
-    from emo_lobes.frontend_cache import CachedFrozenFrontend
+    from emo_lobes.features.frontend_cache import CachedFrozenFrontend
 
     wavs = []
     for index in range(4):

@@ -25,8 +25,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from emo_lobes.inference import EmotionClassifier
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.inference.classifier import EmotionClassifier
+from emo_lobes.data.synthetic import write_corpus
 from run_checks import assert_refused_in_one_line, folder_hash, kill_inside_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from emo_lobes.existence import (
+from emo_lobes.lobes.existence import (
     annotator_counts, existence_bce_loss, existence_class_weights, existence_ratios, existence_vector,
     predict_from_existence, soft_class_weights, soft_target, weighted_soft_cross_entropy,
 )

@@ -1,4 +1,4 @@
-"""Tests of emo_lobes.functional_baselines: C chosen on dev, scaler fitted on train, refit, scoring."""
+"""Tests of emo_lobes.evaluation.functional_baselines: C chosen on dev, scaler fitted on train, refit, scoring."""
 import numpy as np
 import pytest
 from sklearn.pipeline import make_pipeline
@@ -6,7 +6,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.functional_baselines import CLASSIFIERS, fit_functional_baseline, make_classifier, score_on_test
+from emo_lobes.evaluation.functional_baselines import CLASSIFIERS, fit_functional_baseline, make_classifier, score_on_test
 
 
 def _part(rng, n_per_class, shift=1.0, n_features=5):

@@ -17,8 +17,8 @@ import soundfile as sf
 import torch
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.inference import EmotionClassifier, audio_files
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.inference.classifier import EmotionClassifier, audio_files
+from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")

@@ -2,10 +2,10 @@
 import pytest
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.label_tables import (
+from emo_lobes.data.label_tables import (
     arousal_valence, arousal_valence_table, sentiment, sentiment_of_emotion, sentiment_table,
 )
-from emo_lobes.labels import canonical_emotion
+from emo_lobes.data.labels import canonical_emotion
 
 # Emotions of all corpora the project parses.
 PARSED_EMOTIONS = ("neutral", "happy", "sad", "angry", "fear", "disgust", "surprise", "calm", "boredom", "excited",

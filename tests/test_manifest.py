@@ -6,7 +6,7 @@ import pytest
 import speechbrain as sb
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.manifest import (
+from emo_lobes.data.manifest import (
     PREP_OPTIONS_FILE, assert_not_inside, check_output_folder_writable, load_manifest, prep_is_current,
     save_prep_options, write_json_atomic, write_manifest, write_problems_report,
 )

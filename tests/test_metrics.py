@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.metrics import (
+from emo_lobes.evaluation.metrics import (
     aggregate_folds, classification_metrics, format_percent, mcnemar_exact, read_test_results, write_test_results,
 )
 

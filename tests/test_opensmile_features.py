@@ -7,7 +7,7 @@ import soundfile as sf
 import torch
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.features_cache import (
+from emo_lobes.features.feature_cache import (
     FeatureCache, feature_size, first_mfcc_frames, functionals, functionals_cache, kaldi_mfcc, mfcc_cache,
 )
 

@@ -12,11 +12,11 @@ import pytest
 import torch
 from speechbrain.dataio.batch import PaddedBatch
 
-from emo_lobes import features_cache
+from emo_lobes.features import feature_cache as features_cache
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.round_robin import MultiCorpusDataset, RoundRobinBatchSampler
-from emo_lobes.splits import check_no_leakage
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.training.round_robin import MultiCorpusDataset, RoundRobinBatchSampler
+from emo_lobes.data.splits import check_no_leakage
+from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -182,8 +182,8 @@ def test_egemaps_svm_baseline_on_synthetic_corpus(corpora, tmp_path, monkeypatch
 
 
 def test_every_corpus_emotion_maps_to_arousal_and_valence():
-    from emo_lobes.label_tables import arousal_valence
-    from emo_lobes.labels import CANONICAL_EMOTIONS
+    from emo_lobes.data.label_tables import arousal_valence
+    from emo_lobes.data.labels import CANONICAL_EMOTIONS
 
     unmapped = [e for e in CANONICAL_EMOTIONS if e not in ("other", "undecided")
                 and arousal_valence(e)[0] not in ("low", "high")]
@@ -215,7 +215,7 @@ def test_aggregated_arousal_and_arousal_valence_domains(corpora, tmp_path):
 
 
 def test_mcnemar_table_marks_significant_differences(scratch_run, tmp_path, capsys):
-    from emo_lobes.metrics import classification_metrics, write_test_results
+    from emo_lobes.evaluation.metrics import classification_metrics, write_test_results
 
     mcnemar_table = _load("mcnemar_table")
     baseline = json.load(open(os.path.join(scratch_run, "test_results.json")))

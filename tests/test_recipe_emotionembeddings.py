@@ -14,9 +14,9 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.frontend_cache import CachedFrozenFrontend
+from emo_lobes.features.frontend_cache import CachedFrozenFrontend
 from emo_lobes.lobes.ssl_frontend import SSLFrontend, write_tiny_wav2vec2
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

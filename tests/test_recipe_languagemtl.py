@@ -13,10 +13,10 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.epoch_loop import EpochCounter
 
-from emo_lobes.corpora import parse_corpus
+from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.lobes.lstm_classifier import LSTMClassifier
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

@@ -14,9 +14,9 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.existence import TARGET_CODES
-from emo_lobes.metrics import RESULT_KEYS
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.lobes.existence import TARGET_CODES
+from emo_lobes.evaluation.metrics import RESULT_KEYS
+from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "MLEE")

@@ -8,12 +8,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from emo_lobes.corpora import parse_corpus
+from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.lobes.blstm_attention import BLSTMAttentionEncoder
 from emo_lobes.lobes.selective_mtl_loss import SelectiveMTLLoss
-from emo_lobes.synthetic import write_corpus
-from emo_lobes.synthetic.csv_corpora import SPONT_FILLERS
+from emo_lobes.data.synthetic import write_corpus
+from emo_lobes.data.synthetic.csv_corpora import SPONT_FILLERS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)

@@ -16,10 +16,10 @@ import torch
 from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
 from speechbrain.utils.epoch_loop import EpochCounterWithStopper
 
-from emo_lobes.brain import EmoLobesBrain
-from emo_lobes.checkpoints import STAGING_FOLDER, AtomicCheckpointer, CheckpointedEpochCounterWithStopper, RandomState
+from emo_lobes.training.brain import EmoLobesBrain
+from emo_lobes.training.checkpoints import STAGING_FOLDER, AtomicCheckpointer, CheckpointedEpochCounterWithStopper, RandomState
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.synthetic import write_corpus
+from emo_lobes.data.synthetic import write_corpus
 from run_checks import checkpoint_state, intra_epoch_checkpoint, kill_inside_epoch, newest_checkpoint
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -101,7 +101,7 @@ def test_languagemtl_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_r
 KILL_DURING_SAVE = """
 import os, signal, sys, torch
 from speechbrain.utils.checkpoints import Checkpointer, mark_as_loader, mark_as_saver, register_checkpoint_hooks
-from emo_lobes.checkpoints import AtomicCheckpointer
+from emo_lobes.training.checkpoints import AtomicCheckpointer
 
 @register_checkpoint_hooks
 class KillDuringSave:

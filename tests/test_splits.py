@@ -2,7 +2,7 @@
 import pytest
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.splits import (
+from emo_lobes.data.splits import (
     check_no_leakage, fixed_speaker_split, hold_out_speakers, leave_one_session_out, leave_one_speaker_out,
     random_kfold, select, speaker_group_kfold, split_summary,
 )

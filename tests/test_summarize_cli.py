@@ -1,4 +1,4 @@
-"""Tests of ``python -m emo_lobes.corpora summarize``: tables, JSON, and one-line errors with exit status 2."""
+"""Tests of ``python -m emo_lobes.data.corpora summarize``: tables, JSON, and one-line errors with exit status 2."""
 import json
 import os
 import subprocess
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from emo_lobes.corpora.__main__ import main
+from emo_lobes.data.corpora.__main__ import main
 
 URDU_FILES = ("Angry/SM1_F1_A01.wav", "Angry/SF2_F1_A02.wav", "Sad/SM1_F1_S01.wav", "Sad/notes.wav")
 
@@ -16,7 +16,7 @@ URDU_FILES = ("Angry/SM1_F1_A01.wav", "Angry/SF2_F1_A02.wav", "Sad/SM1_F1_S01.wa
 def run_cli(*args):
     """Run the command in a fresh interpreter; returns the CompletedProcess."""
     return subprocess.run(
-        [sys.executable, "-m", "emo_lobes.corpora", "summarize", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "emo_lobes.data.corpora", "summarize", *args], capture_output=True, text=True, timeout=120
     )
 
 

@@ -9,11 +9,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emo_lobes.labels import CANONICAL_EMOTIONS
-from emo_lobes.synthetic.common import (
+from emo_lobes.data.labels import CANONICAL_EMOTIONS
+from emo_lobes.data.synthetic.common import (
     GENERATOR_VERSION, begin, corpus_is_current, finish, read_stamp, speaker_voices, write_wav,
 )
-from emo_lobes.synthetic.voice import PROFILE_FIELDS, SpeakerVoice, emotion_profile, synthesize
+from emo_lobes.data.synthetic.voice import PROFILE_FIELDS, SpeakerVoice, emotion_profile, synthesize
 
 
 def test_same_rng_state_gives_identical_samples_and_different_states_differ():

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from emo_lobes.metrics import aggregate_folds, classification_metrics
-from emo_lobes.tables import format_cell, markdown_table, mean_std, results_table
+from emo_lobes.evaluation.metrics import aggregate_folds, classification_metrics
+from emo_lobes.evaluation.tables import format_cell, markdown_table, mean_std, results_table
 
 
 def test_markdown_table_exact_layout_and_default_alignment():

@@ -5,7 +5,7 @@ Run: python tools/benchmark.py [--recipes mlee emonet] [--quick] [--output_folde
 
 Each recipe adds an entry: a module ``tools/benchmarks/<name>.py`` with ``run(workdir, quick=False) -> dict``
 that returns at least ``utterances_per_s`` and ``outside_model_share`` (see
-``emo_lobes.profiling.profile_training_epoch``), plus a ``TARGETS`` dict such as
+``emo_lobes.training.profiling.profile_training_epoch``), plus a ``TARGETS`` dict such as
 ``{"outside_model_share": ("<=", 0.20)}``. Results go to ``benchmark.json`` and ``benchmark.md``.
 """
 import argparse
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.tables import markdown_table  # noqa: E402
+from emo_lobes.evaluation.tables import markdown_table  # noqa: E402
 
 
 def available_entries():

@@ -13,7 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.inference import EmotionClassifier, audio_files  # noqa: E402
+from emo_lobes.inference.classifier import EmotionClassifier, audio_files  # noqa: E402
 
 
 def write_predictions_csv(results, labels, path, with_embeddings=False):

@@ -20,9 +20,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.manifest import write_json_atomic, write_text_atomic  # noqa: E402
-from emo_lobes.metrics import aggregate_folds, read_test_results  # noqa: E402
-from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
+from emo_lobes.data.manifest import write_json_atomic, write_text_atomic  # noqa: E402
+from emo_lobes.evaluation.metrics import aggregate_folds, read_test_results  # noqa: E402
+from emo_lobes.evaluation.tables import markdown_table, mean_std  # noqa: E402
 
 RESULT_FILE = "test_results.json"
 #: Written by the runner once a fold's train.py has exited with status 0: the fold is done.

@@ -13,11 +13,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from emo_lobes.corpora import parse_corpus  # noqa: E402
+from emo_lobes.data.corpora import parse_corpus  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.metrics import read_test_results  # noqa: E402
-from emo_lobes.synthetic import SYNTHETIC_CORPORA, write_corpus  # noqa: E402
-from emo_lobes.tables import markdown_table  # noqa: E402
+from emo_lobes.evaluation.metrics import read_test_results  # noqa: E402
+from emo_lobes.data.synthetic import SYNTHETIC_CORPORA, write_corpus  # noqa: E402
+from emo_lobes.evaluation.tables import markdown_table  # noqa: E402
 
 #: Synthetic corpus name -> (parser name, parser options).
 PARSERS = {name: (name, {}) for name in SYNTHETIC_CORPORA}

@@ -20,10 +20,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import prepare_emonet  # noqa: E402
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.features_cache import functionals  # noqa: E402
-from emo_lobes.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
-from emo_lobes.manifest import assert_not_inside, check_output_folder_writable, load_manifest  # noqa: E402
-from emo_lobes.metrics import write_test_results  # noqa: E402
+from emo_lobes.features.feature_cache import functionals  # noqa: E402
+from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
+from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable, load_manifest  # noqa: E402
+from emo_lobes.evaluation.metrics import write_test_results  # noqa: E402
 
 #: The complexity grid of Section 4.1: 1, 0.1, ..., 1e-9.
 C_GRID = [10.0 ** -exponent for exponent in range(10)]
@@ -42,7 +42,7 @@ def run_baseline(prep_folder, data_folder, output_folder, cache_dir=None, seed=0
     output_folder : str
         Where ``test_results.json`` goes.
     cache_dir : str, optional
-        Feature cache folder (:func:`emo_lobes.features_cache.functionals`).
+        Feature cache folder (:func:`emo_lobes.features.feature_cache.functionals`).
     seed : int
         LinearSVC's random state.
 

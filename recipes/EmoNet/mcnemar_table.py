@@ -13,9 +13,9 @@ A "+" marks a significantly lower error count than the baseline (exact McNemar, 
 import argparse
 
 from emo_lobes.errors import EmoLobesError, cli_errors
-from emo_lobes.manifest import write_text_atomic
-from emo_lobes.metrics import mcnemar_exact, read_test_results
-from emo_lobes.tables import markdown_table
+from emo_lobes.data.manifest import write_text_atomic
+from emo_lobes.evaluation.metrics import mcnemar_exact, read_test_results
+from emo_lobes.evaluation.tables import markdown_table
 
 #: Table 4 of the paper (test UAR, %) for the EmoSet corpora emo_lobes parses: chance, baseline (scratch ResNet,
 #: best dev epoch), and adapter transfer from the models trained on all corpora, arousal, valence, A+V; marks as

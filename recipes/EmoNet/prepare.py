@@ -9,10 +9,10 @@ import random
 import sys
 from collections import Counter
 
-from emo_lobes.corpora import parse_corpus
+from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError, cli_errors
-from emo_lobes.label_tables import arousal_valence
-from emo_lobes.manifest import (
+from emo_lobes.data.label_tables import arousal_valence
+from emo_lobes.data.manifest import (
     assert_not_inside,
     check_output_folder_writable,
     prep_is_current,
@@ -21,7 +21,7 @@ from emo_lobes.manifest import (
     write_manifest,
     write_problems_report,
 )
-from emo_lobes.splits import hold_out_speakers, leave_one_session_out, select, speaker_group_kfold, split_summary
+from emo_lobes.data.splits import hold_out_speakers, leave_one_session_out, select, speaker_group_kfold, split_summary
 
 #: Corpora whose usual label set is not "every emotion in the corpus": IEMOCAP is used with 4 classes in the
 #: paper (Table 1, "IEMOCAP (4 classes)"), excited merged into happy as is customary.
@@ -76,14 +76,14 @@ def select_emotions(records, emotions=None, merge_emotions=None):
     if len(labels) < 2:
         raise EmoLobesError(
             f"only {len(labels)} emotion class(es) left after selecting {emotions}",
-            "choose emotions that occur in the corpus (see python -m emo_lobes.corpora summarize)",
+            "choose emotions that occur in the corpus (see python -m emo_lobes.data.corpora summarize)",
         )
     return kept, labels
 
 
 def make_split(records, split_method, fold=1, n_folds=5, dev_fraction=0.15, n_test_speakers=2, n_dev_speakers=None,
                seed=0):
-    """One speaker-independent train/dev/test split of ``records`` (see :mod:`emo_lobes.splits`).
+    """One speaker-independent train/dev/test split of ``records`` (see :mod:`emo_lobes.data.splits`).
 
     Arguments
     ---------
@@ -205,7 +205,7 @@ def prepare_emonet(
     Arguments
     ---------
     corpus : str
-        Any name ``emo_lobes.corpora.parse_corpus`` accepts.
+        Any name ``emo_lobes.data.corpora.parse_corpus`` accepts.
     data_folder : str
         The corpus root (read-only).
     save_folder : str
@@ -229,7 +229,7 @@ def prepare_emonet(
     Example
     -------
     >>> import tempfile, json
-    >>> from emo_lobes.synthetic import write_corpus
+    >>> from emo_lobes.data.synthetic import write_corpus
     >>> root = tempfile.mkdtemp()
     >>> folder = write_corpus("urdu", root)
     >>> paths = prepare_emonet("urdu", folder, os.path.join(root, "prep"), n_folds=4, n_dev_speakers=1)
@@ -329,7 +329,7 @@ def prepare_aggregated(target, corpora, save_folder, split_options, seed=0, skip
     Example
     -------
     >>> import tempfile, json
-    >>> from emo_lobes.synthetic import write_corpus
+    >>> from emo_lobes.data.synthetic import write_corpus
     >>> root = tempfile.mkdtemp()
     >>> corpora = [{"corpus": name, "data_folder": write_corpus(name, root)} for name in ("urdu", "emodb")]
     >>> paths = prepare_aggregated("arousal", corpora, os.path.join(root, "prep"),

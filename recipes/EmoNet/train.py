@@ -39,14 +39,14 @@ from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_o
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import SPLIT_KEYS, prepare_aggregated, prepare_emonet  # noqa: E402
 
-from emo_lobes.adapters.emonet import EXPERIMENT_FILE, build_emonet, relative_frame_lengths  # noqa: E402
-from emo_lobes.audio import load_audio  # noqa: E402
-from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
-from emo_lobes.checkpoints import AtomicCheckpointer, load_tensors  # noqa: E402
-from emo_lobes.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
+from emo_lobes.inference.adapters.emonet import EXPERIMENT_FILE, build_emonet, relative_frame_lengths  # noqa: E402
+from emo_lobes.data.audio import load_audio  # noqa: E402
+from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.training.checkpoints import AtomicCheckpointer, load_tensors  # noqa: E402
+from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
-from emo_lobes.inference import experiment_recipe  # noqa: E402
+from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.inference.classifier import experiment_recipe  # noqa: E402
 from emo_lobes.lobes.adapters import (  # noqa: E402
     domain_parameter_names,
     domain_state_dict,
@@ -56,11 +56,11 @@ from emo_lobes.lobes.adapters import (  # noqa: E402
     parameter_counts,
     shared_state_dict,
 )
-from emo_lobes.lr_levels import budget_level, inverse_time_decay  # noqa: E402
-from emo_lobes.manifest import load_manifest, write_json_atomic  # noqa: E402
-from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
-from emo_lobes.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
-from emo_lobes.training import inverse_frequency_weights  # noqa: E402
+from emo_lobes.training.lr_levels import budget_level, inverse_time_decay  # noqa: E402
+from emo_lobes.data.manifest import load_manifest, write_json_atomic  # noqa: E402
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.training.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
+from emo_lobes.training.class_weights import inverse_frequency_weights  # noqa: E402
 
 RECIPE = "EmoNet"
 #: File a finished run leaves for transfer runs, and the kind it declares.

@@ -22,11 +22,11 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from emo_lobes.cross_corpus import pair_confusion, summarize_pairs  # noqa: E402
+from emo_lobes.evaluation.cross_corpus import pair_confusion, summarize_pairs  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.manifest import write_json_atomic, write_text_atomic  # noqa: E402
-from emo_lobes.metrics import read_test_results  # noqa: E402
-from emo_lobes.tables import markdown_table, results_table  # noqa: E402
+from emo_lobes.data.manifest import write_json_atomic, write_text_atomic  # noqa: E402
+from emo_lobes.evaluation.metrics import read_test_results  # noqa: E402
+from emo_lobes.evaluation.tables import markdown_table, results_table  # noqa: E402
 
 #: Table II of the paper: within-corpus UAR (%) on the paper's own split (LOSO for the last row).
 PAPER_TABLE_II = {

@@ -5,7 +5,7 @@ Run (after train.py has prepared the run, e.g. the single-corpus URDU run):
 python recipes/EmotionEmbeddings/egemaps_svm.py --run results/EmotionEmbeddings/single_corpus_mfb/urdu/0/fold_1 \
     --data_folder /data --corpus urdu
 
-The 88 eGeMAPSv02 functionals of each file (openSMILE, through emo_lobes.features_cache, cached beside the
+The 88 eGeMAPSv02 functionals of each file (openSMILE, through emo_lobes.features.feature_cache, cached beside the
 run) are standardised on the training set; a linear SVM (class weights balanced) is trained for each C in
 {0.001, 0.01, 0.1, 1}, the C with the best dev UAR is kept and scored on the test set. Writes
 <run>/egemaps_svm/test_results.json.
@@ -21,10 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from prepare import PAPER_CORPORA, corpus_folder  # noqa: E402
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.features_cache import functionals  # noqa: E402
-from emo_lobes.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
-from emo_lobes.manifest import load_manifest  # noqa: E402
-from emo_lobes.metrics import write_test_results  # noqa: E402
+from emo_lobes.features.feature_cache import functionals  # noqa: E402
+from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
+from emo_lobes.data.manifest import load_manifest  # noqa: E402
+from emo_lobes.evaluation.metrics import write_test_results  # noqa: E402
 
 FEATURE_SET = "eGeMAPSv02"
 C_GRID = (0.001, 0.01, 0.1, 1.0)

@@ -10,9 +10,9 @@ import random
 import sys
 from collections import Counter
 
-from emo_lobes.corpora import parse_corpus
+from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError, cli_errors
-from emo_lobes.manifest import (
+from emo_lobes.data.manifest import (
     assert_not_inside,
     check_output_folder_writable,
     prep_is_current,
@@ -21,7 +21,7 @@ from emo_lobes.manifest import (
     write_manifest,
     write_problems_report,
 )
-from emo_lobes.splits import (
+from emo_lobes.data.splits import (
     fixed_speaker_split,
     hold_out_speakers,
     leave_one_speaker_out,
@@ -127,7 +127,7 @@ def split_corpus(records, split_spec, loso=False, fold=1, seed=0):
     Returns
     -------
     dict
-        The split (see :mod:`emo_lobes.splits`).
+        The split (see :mod:`emo_lobes.data.splits`).
 
     Example
     -------
@@ -293,7 +293,7 @@ def prepare_emotion_embeddings(
     Example
     -------
     >>> import tempfile
-    >>> from emo_lobes.synthetic import write_corpus
+    >>> from emo_lobes.data.synthetic import write_corpus
     >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root); _ = write_corpus("gemep", root)
     >>> paths = prepare_emotion_embeddings(root, os.path.join(root, "prep"), train_corpora=["emodb", "gemep"])
     [EmotionEmbeddings prep] manifests written to .../prep (entries: emodb 174, gemep 177)

@@ -29,17 +29,17 @@ from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_o
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import corpus_folder, prepare_emotion_embeddings  # noqa: E402
 
-from emo_lobes.audio import load_audio  # noqa: E402
-from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
-from emo_lobes.cross_corpus import score_all_pairs, summarize_pairs  # noqa: E402
-from emo_lobes.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
+from emo_lobes.data.audio import load_audio  # noqa: E402
+from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.evaluation.cross_corpus import score_all_pairs, summarize_pairs  # noqa: E402
+from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.frontend_cache import CachedFrozenFrontend  # noqa: E402
-from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.features.frontend_cache import CachedFrozenFrontend  # noqa: E402
+from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules  # noqa: E402
-from emo_lobes.manifest import load_manifest, write_text_atomic  # noqa: E402
-from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
-from emo_lobes.tables import markdown_table, mean_std  # noqa: E402
+from emo_lobes.data.manifest import load_manifest, write_text_atomic  # noqa: E402
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.evaluation.tables import markdown_table, mean_std  # noqa: E402
 
 
 #: Decimals of the per-utterance probabilities in test_results.json.

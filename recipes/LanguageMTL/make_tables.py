@@ -15,8 +15,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.metrics import aggregate_folds  # noqa: E402
-from emo_lobes.tables import results_table  # noqa: E402
+from emo_lobes.evaluation.metrics import aggregate_folds  # noqa: E402
+from emo_lobes.evaluation.tables import results_table  # noqa: E402
 
 CLASSIFIER_NAMES = {"lstm": "LSTM", "svc": "SVC", "logreg": "Logistic Regression", "linear_svc": "linear SVM"}
 #: Column order and titles of each table (the paper's "MANDARIN" is MASC).

@@ -11,13 +11,13 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from emo_lobes.corpora import parse_corpus  # noqa: E402
+from emo_lobes.data.corpora import parse_corpus  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.manifest import (  # noqa: E402
+from emo_lobes.data.manifest import (  # noqa: E402
     assert_not_inside, check_output_folder_writable, prep_is_current, save_prep_options, write_json_atomic,
     write_manifest, write_problems_report,
 )
-from emo_lobes.splits import (  # noqa: E402
+from emo_lobes.data.splits import (  # noqa: E402
     hold_out_speakers, leave_one_speaker_out, select, speaker_group_kfold, split_summary,
 )
 
@@ -231,7 +231,7 @@ def prepare_language_mtl(corpus_folders, save_folder, split="holdout", fold=1, n
     Example
     -------
     >>> import tempfile
-    >>> from emo_lobes.synthetic import write_corpus
+    >>> from emo_lobes.data.synthetic import write_corpus
     >>> root = tempfile.mkdtemp()
     >>> paths = prepare_language_mtl({"emodb": write_corpus("emodb", root)}, os.path.join(root, "prep"))
     >>> import json

@@ -10,8 +10,8 @@ row IS09 + SVC; eGeMAPS + linear SVM for the URDU check):
         --data_folder=/work/shared/data --corpus=urdu --baseline_feature_set=eGeMAPSv02 \
         --baseline_classifiers=[linear_svc]
 
-Features come from the on-disk cache (emo_lobes.features_cache), so a second run computes nothing. Each
-classifier is scikit-learn's (through emo_lobes.functional_baselines), after standardisation fitted on the
+Features come from the on-disk cache (emo_lobes.features.feature_cache), so a second run computes nothing. Each
+classifier is scikit-learn's (through emo_lobes.evaluation.functional_baselines), after standardisation fitted on the
 training part; C is chosen on the dev speakers by UA.
 """
 import os
@@ -26,10 +26,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.features_cache import functionals_cache  # noqa: E402
-from emo_lobes.functional_baselines import CLASSIFIERS, fit_functional_baseline, score_on_test  # noqa: E402
-from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
-from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.features.feature_cache import functionals_cache  # noqa: E402
+from emo_lobes.evaluation.functional_baselines import CLASSIFIERS, fit_functional_baseline, score_on_test  # noqa: E402
+from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E402
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
 from prepare import EMOTION_CLASSES, corpus_manifests, data_root_key, prepare_language_mtl  # noqa: E402
 
@@ -58,7 +58,7 @@ def load_part(manifest_path, corpus_folder, corpus, cache):
     Example
     -------
     >>> import tempfile, soundfile as sf
-    >>> from emo_lobes.manifest import write_manifest
+    >>> from emo_lobes.data.manifest import write_manifest
     >>> root = tempfile.mkdtemp(); sf.write(os.path.join(root, "a.wav"), 0.1 * np.sin(np.arange(8000) / 5), 16000)
     >>> path = write_manifest([{"id": "emodb_a", "wav": "a.wav", "emotion": "sad"}], os.path.join(root, "m.json"),
     ...                       data_root_key="emodb_root")

@@ -21,15 +21,15 @@ RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
-from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
-from emo_lobes.checkpoints import AtomicCheckpointer, RandomState  # noqa: E402
-from emo_lobes.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
+from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.training.checkpoints import AtomicCheckpointer, RandomState  # noqa: E402
+from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.features_cache import feature_cache_for  # noqa: E402
+from emo_lobes.features.feature_cache import feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss, pad_to_frames  # noqa: E402
-from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
-from emo_lobes.manifest import assert_not_inside, load_manifest  # noqa: E402
-from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E402
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
 from prepare import CORPORA, EMOTION_CLASSES, corpus_manifests, data_root_key, prepare_language_mtl  # noqa: E402
 

@@ -17,8 +17,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.manifest import write_text_atomic  # noqa: E402
-from emo_lobes.tables import results_table  # noqa: E402
+from emo_lobes.data.manifest import write_text_atomic  # noqa: E402
+from emo_lobes.evaluation.tables import results_table  # noqa: E402
 
 #: Table 3's rows: (row name, results folder name).
 ROWS = (
@@ -94,7 +94,7 @@ def collect_rows(results_root, seed):
 
 
 def paper_cells():
-    """The paper's Table 3 as ``{row name: {column key: value}}`` for :func:`emo_lobes.tables.results_table`.
+    """The paper's Table 3 as ``{row name: {column key: value}}`` for :func:`emo_lobes.evaluation.tables.results_table`.
 
     Example
     -------

@@ -11,17 +11,17 @@ from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from emo_lobes.corpora import parse_corpus  # noqa: E402
+from emo_lobes.data.corpora import parse_corpus  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
-from emo_lobes.existence import (  # noqa: E402
+from emo_lobes.lobes.existence import (  # noqa: E402
     SOFT_TARGET_ALPHA, TARGET_CODES, annotator_counts, existence_ratios, existence_vector, soft_target,
 )
-from emo_lobes.manifest import (  # noqa: E402
+from emo_lobes.data.manifest import (  # noqa: E402
     assert_not_inside, check_output_folder_writable, prep_is_current, save_prep_options, write_json_atomic,
     write_manifest, write_problems_report, write_text_atomic,
 )
-from emo_lobes.splits import leave_one_speaker_out  # noqa: E402
-from emo_lobes.tables import markdown_table  # noqa: E402
+from emo_lobes.data.splits import leave_one_speaker_out  # noqa: E402
+from emo_lobes.evaluation.tables import markdown_table  # noqa: E402
 
 #: Training sets of the paper (Section 4.1): utterances with a dominant target emotion, or every utterance.
 TRAINING_SETS = ("dominant", "all")
@@ -202,7 +202,7 @@ def prepare_mlee(
     speed_factors : list of float
         Speed-perturbed copies added to the training sets (the paper: 0.9 and 1.1).
     dev_rule : str
-        Dev-speaker rule of :func:`emo_lobes.splits.leave_one_speaker_out` (``session_partner``: the other
+        Dev-speaker rule of :func:`emo_lobes.data.splits.leave_one_speaker_out` (``session_partner``: the other
         speaker of the test speaker's session).
     seed : int
         Seed of the ``next`` dev rule's order.

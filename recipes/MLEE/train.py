@@ -23,19 +23,19 @@ RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
-from emo_lobes.audio import load_audio  # noqa: E402
-from emo_lobes.brain import EmoLobesBrain, unwrap_module  # noqa: E402
-from emo_lobes.checkpoints import AtomicCheckpointer  # noqa: E402
-from emo_lobes.distributed import gather_in_dataset_order, gather_objects, leave_process_group  # noqa: E402
+from emo_lobes.data.audio import load_audio  # noqa: E402
+from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
+from emo_lobes.training.checkpoints import AtomicCheckpointer  # noqa: E402
+from emo_lobes.training.distributed import gather_in_dataset_order, gather_objects, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.existence import (  # noqa: E402
+from emo_lobes.lobes.existence import (  # noqa: E402
     TARGET_CODES, existence_bce_loss, existence_class_weights, predict_from_existence, soft_class_weights,
     weighted_soft_cross_entropy,
 )
-from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.lobes.frozen import Frozen  # noqa: E402
-from emo_lobes.manifest import write_json_atomic  # noqa: E402
-from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.data.manifest import write_json_atomic  # noqa: E402
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from prepare import TRAINING_SETS, prepare_mlee  # noqa: E402
 
 #: Methods and what each trains on: its targets and which training utterances it keeps.

@@ -17,8 +17,8 @@ import re
 import numpy as np
 
 from emo_lobes.errors import EmoLobesError, cli_errors
-from emo_lobes.metrics import aggregate_folds, read_test_results
-from emo_lobes.tables import results_table
+from emo_lobes.evaluation.metrics import aggregate_folds, read_test_results
+from emo_lobes.evaluation.tables import results_table
 
 EMOTIONS = ("angry", "sad", "happy", "neutral")
 #: Table 3 rows: (row name, experiment folder name); the baseline row averages the two baselines.

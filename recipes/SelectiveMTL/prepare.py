@@ -26,14 +26,14 @@ from collections import Counter
 
 from sklearn.model_selection import train_test_split
 
-from emo_lobes.corpora import parse_corpus
+from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.errors import EmoLobesError, cli_errors
-from emo_lobes.labels import canonical_emotion
-from emo_lobes.manifest import (
+from emo_lobes.data.labels import canonical_emotion
+from emo_lobes.data.manifest import (
     assert_not_inside, check_output_folder_writable, prep_is_current, save_prep_options, write_json_atomic,
     write_manifest, write_problems_report,
 )
-from emo_lobes.splits import leave_one_session_out, random_kfold, speaker_group_kfold
+from emo_lobes.data.splits import leave_one_session_out, random_kfold, speaker_group_kfold
 
 #: The 4 classes, in the order of Table 1 (Anger, Sadness, Happiness, Neutral).
 EMOTIONS = ("angry", "sad", "happy", "neutral")
@@ -236,7 +236,7 @@ def corpus_fold(corpus, records, fold, n_folds=5, seed=0, spont_split="auto", de
     Returns
     -------
     dict
-        A split (see ``emo_lobes.splits``).
+        A split (see ``emo_lobes.data.splits``).
 
     Example
     -------
@@ -431,7 +431,7 @@ def prepare_selective_mtl(
     Example
     -------
     >>> import tempfile
-    >>> from emo_lobes.synthetic import write_corpus
+    >>> from emo_lobes.data.synthetic import write_corpus
     >>> root = tempfile.mkdtemp()
     >>> summary = prepare_selective_mtl(os.path.join(root, "prep"), ["spont"], fold=1,
     ...                                 spont_folder=write_corpus("spont", root), spont_filler_transcripts=["eh"])

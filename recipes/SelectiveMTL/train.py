@@ -30,13 +30,13 @@ RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
-from emo_lobes.audio import load_audio  # noqa: E402
-from emo_lobes.brain import EmoLobesBrain  # noqa: E402
-from emo_lobes.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
+from emo_lobes.data.audio import load_audio  # noqa: E402
+from emo_lobes.training.brain import EmoLobesBrain  # noqa: E402
+from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.hparams_check import load_hparams_checked  # noqa: E402
-from emo_lobes.manifest import load_manifest  # noqa: E402
-from emo_lobes.metrics import classification_metrics, write_test_results  # noqa: E402
+from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.data.manifest import load_manifest  # noqa: E402
+from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from prepare import PARTITIONS, manifest_name, prepare_selective_mtl, root_key  # noqa: E402
 
 #: The name written as ``recipe`` in ``test_results.json`` (the inference adapter is registered under it).

@@ -34,16 +34,16 @@ def run(workdir, quick=False):
     Returns
     -------
     dict
-        :func:`emo_lobes.profiling.profile_training_epoch`'s numbers plus ``workload``, ``n_train``,
+        :func:`emo_lobes.training.profiling.profile_training_epoch`'s numbers plus ``workload``, ``n_train``,
         ``parameters`` and ``audio_cache_fill_s``.
     """
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
-    from emo_lobes.adapters.emonet import build_emonet
+    from emo_lobes.inference.adapters.emonet import build_emonet
     from emo_lobes.lobes.adapters import parameter_counts
-    from emo_lobes.profiling import profile_training_epoch
-    from emo_lobes.synthetic import write_corpus
+    from emo_lobes.training.profiling import profile_training_epoch
+    from emo_lobes.data.synthetic import write_corpus
 
     train = load_recipe_module("EmoNet", "train")
     folder = write_corpus("urdu", os.path.join(workdir, "data"))

@@ -20,8 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, ROOT)
 
 from emo_lobes.lobes.ssl_frontend import write_tiny_wav2vec2  # noqa: E402
-from emo_lobes.profiling import profile_training_epoch  # noqa: E402
-from emo_lobes.synthetic import write_corpus  # noqa: E402
+from emo_lobes.training.profiling import profile_training_epoch  # noqa: E402
+from emo_lobes.data.synthetic import write_corpus  # noqa: E402
 from tools.benchmarks._common import load_recipe_module  # noqa: E402
 
 RECIPE = os.path.join(ROOT, "recipes", "EmotionEmbeddings")
@@ -62,7 +62,7 @@ def run(workdir, quick=False):
     Returns
     -------
     dict
-        The cached second epoch's :func:`emo_lobes.profiling.profile_training_epoch` numbers, plus
+        The cached second epoch's :func:`emo_lobes.training.profiling.profile_training_epoch` numbers, plus
         ``epoch_s_cached_first``, ``epoch_s_cached``, ``epoch_s_recomputed``, ``cache_speedup``,
         ``frontend_calls`` and ``workload``.
     """

@@ -35,15 +35,15 @@ def run(workdir, quick=False):
     Returns
     -------
     dict
-        :func:`emo_lobes.profiling.profile_training_epoch`'s numbers plus ``workload``, ``n_train``,
+        :func:`emo_lobes.training.profiling.profile_training_epoch`'s numbers plus ``workload``, ``n_train``,
         ``feature_extraction_s`` (first pass: computes what the cache lacks, everything in a fresh workdir)
         and ``feature_reload_s`` (second pass, all from the cache).
     """
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
-    from emo_lobes.profiling import profile_training_epoch
-    from emo_lobes.synthetic import write_corpus
+    from emo_lobes.training.profiling import profile_training_epoch
+    from emo_lobes.data.synthetic import write_corpus
 
     train = load_recipe_module("LanguageMTL", "train")
     folders = {corpus: write_corpus(corpus, os.path.join(workdir, "data")) for corpus in CORPORA}

@@ -16,8 +16,8 @@ from hyperpyyaml import load_hyperpyyaml
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from emo_lobes.profiling import profile_training_epoch  # noqa: E402
-from emo_lobes.synthetic import write_corpus  # noqa: E402
+from emo_lobes.training.profiling import profile_training_epoch  # noqa: E402
+from emo_lobes.data.synthetic import write_corpus  # noqa: E402
 from tools.benchmarks._common import load_recipe_module  # noqa: E402
 
 RECIPE = os.path.join(ROOT, "recipes", "MLEE")
@@ -40,7 +40,7 @@ def run(workdir, quick=False):
     Returns
     -------
     dict
-        :func:`emo_lobes.profiling.profile_training_epoch`'s numbers plus ``workload``, ``features`` and
+        :func:`emo_lobes.training.profiling.profile_training_epoch`'s numbers plus ``workload``, ``features`` and
         ``num_workers``.
     """
     train = load_recipe_module("MLEE", "train")

@@ -37,14 +37,14 @@ def run(workdir, quick=False):
     Returns
     -------
     dict
-        :func:`emo_lobes.profiling.profile_training_epoch`'s numbers plus ``workload``, ``n_train`` and
+        :func:`emo_lobes.training.profiling.profile_training_epoch`'s numbers plus ``workload``, ``n_train`` and
         ``parameters``.
     """
     import torch
     from hyperpyyaml import load_hyperpyyaml
 
-    from emo_lobes.profiling import profile_training_epoch
-    from emo_lobes.synthetic import write_corpus
+    from emo_lobes.training.profiling import profile_training_epoch
+    from emo_lobes.data.synthetic import write_corpus
 
     prepare, train = load_recipe_modules("SelectiveMTL", "prepare", "train")
     data_root = os.path.join(workdir, "data")

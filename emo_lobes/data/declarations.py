@@ -1,0 +1,312 @@
+"""Corpus declarations: the one way every recipe names its corpora, their folders, classes and splits.
+
+In every recipe's hparams::
+
+    data_folder: !PLACEHOLDER        # where the corpus folders are (a corpus's folder may also be absolute)
+    corpora:
+        ravdess: {parser: ravdess, folder: RAVDESS, emotions: [angry, happy, neutral, sad],
+                  split: {dev_speakers: [ravdess_19, ravdess_20, ravdess_21], test_speakers: [...]}}
+        mycalls: {parser: csv, folder: MyCalls, options: {language: es}, split: {file: splits/mycalls.json}}
+
+The key (``ravdess``, ``mycalls``) names the corpus everywhere: records' ``corpus``, prep folders, heads, domains,
+phases, checkpoints and results, so two corpora read by the same parser never collide. Every key is optional but
+the corpus's name: ``parser`` defaults to the name, ``folder`` to the parser's conventional folder name (``FOLDER``
+of its module: ``RAVDESS``, ``EmoDB``, ``IEMOCAP_full_release`` ...), ``emotions`` to every class but
+``undecided``, ``label_key`` to ``emotion`` (the canonical name; ``label`` keeps the corpus's own label), ``split``
+to a 5-fold speaker k-fold (:mod:`emo_lobes.data.splits`). So any corpus ``emo_lobes`` parses can be named on
+the command line (``--corpus=ravdess``) without a declaration. In a single-corpus run ``--data_folder`` may be the
+corpus root itself (``--corpus=urdu --data_folder=/data/URDU``) or the folder holding it, and ``--split_file``
+replaces the corpus's split.
+"""
+import os
+
+from emo_lobes.data.corpora import corpus_names, get_corpus_module, parse_corpus
+from emo_lobes.data.selection import select_classes
+from emo_lobes.data.splits import split_from_spec, write_split_file
+from emo_lobes.errors import EmoLobesError
+
+#: The keys a corpus declaration may hold.
+DECLARATION_KEYS = ("parser", "folder", "options", "emotions", "merge", "label_key", "split")
+#: Partitions and the manifest names recipes give them.
+PARTITIONS = ("train", "dev", "test")
+
+
+class CorpusDeclaration:
+    """One declared corpus: its name, parser, absolute folder, parser options, classes and split.
+
+    Arguments
+    ---------
+    name : str
+        The corpus's key in ``corpora``.
+    parser : str
+        A parser name of :func:`emo_lobes.data.corpora.corpus_names`.
+    folder : str
+        The corpus root (absolute).
+    options : dict, optional
+        Parser options.
+    emotions : list of str, optional
+        Classes kept, in label order.
+    merge : dict, optional
+        Class merges applied first.
+    label_key : str
+        ``emotion`` or ``label``.
+    split : dict, optional
+        The split declaration.
+
+    Example
+    -------
+    >>> decl = CorpusDeclaration("calls", "csv", "/data/Calls", options={"language": "es"})
+    >>> decl.as_dict()["options"]
+    {'language': 'es', 'corpus_name': 'calls'}
+    """
+
+    def __init__(self, name, parser, folder, options=None, emotions=None, merge=None, label_key="emotion",
+                 split=None):
+        self.name = str(name)
+        self.parser = str(parser)
+        self.folder = str(folder)
+        self.options = dict(options or {})
+        if self.parser == "csv":  # records and speakers carry the declared name, not the folder's
+            self.options.setdefault("corpus_name", self.name)
+        self.emotions = None if emotions is None else [str(e) for e in emotions]
+        self.merge = {str(k): str(v) for k, v in dict(merge or {}).items()}
+        if label_key not in ("emotion", "label"):
+            raise EmoLobesError(f"corpora.{name}.label_key is '{label_key}'", "use emotion or label")
+        self.label_key = label_key
+        self.split = dict(split or {})
+
+    def as_dict(self):
+        """Everything that decides what the corpus gives, JSON-ready (for ``prep_options.json`` and logs)."""
+        return {"name": self.name, "parser": self.parser, "folder": self.folder, "options": self.options,
+                "emotions": self.emotions, "merge": self.merge, "label_key": self.label_key, "split": self.split}
+
+    def __repr__(self):
+        return f"CorpusDeclaration({self.name!r}, parser={self.parser!r}, folder={self.folder!r})"
+
+
+def default_folder(parser):
+    """The conventional folder name of a parser's corpus (its module's ``FOLDER``, else the parser name).
+
+    Example
+    -------
+    >>> default_folder("emodb"), default_folder("iemocap")
+    ('EmoDB', 'IEMOCAP_full_release')
+    """
+    return getattr(get_corpus_module(parser), "FOLDER", parser)
+
+
+def _resolve_folder(data_folder, folder, single, name):
+    # A declared folder: absolute as given; else under data_folder; in a single-corpus run data_folder itself when
+    # the folder is not under it (data_folder is then the corpus root).
+    if folder not in (None, "", ".") and os.path.isabs(str(folder)):
+        return os.path.abspath(str(folder))
+    if data_folder in (None, ""):
+        raise EmoLobesError(f"corpus {name} has a relative folder but no data_folder is given",
+                            "pass --data_folder=<the folder holding the corpus folders>")
+    if folder in (None, "", "."):
+        return os.path.abspath(data_folder)
+    candidate = os.path.join(data_folder, str(folder))
+    if single and not os.path.isdir(candidate) and os.path.isdir(data_folder):
+        return os.path.abspath(data_folder)
+    return os.path.abspath(candidate)
+
+
+def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None, defaults=None):
+    """The declarations of the corpora a run uses.
+
+    Arguments
+    ---------
+    corpora : dict, optional
+        The hparams' ``corpora`` (``{name: {parser, folder, options, emotions, merge, label_key, split}}``).
+    data_folder : str, optional
+        Where relative corpus folders are (in a single-corpus run, possibly the corpus root).
+    names : list of str, optional
+        The corpora the run uses (default: every declared one). A name without a declaration is read by the
+        parser of that name, with the recipe's ``defaults`` for it.
+    split_file : str, optional
+        A split file replacing the split of a single-corpus run.
+    defaults : dict, optional
+        ``{name or parser: partial declaration}`` a recipe applies under each declaration (its paper's class
+        set, say), for keys the declaration does not give.
+
+    Returns
+    -------
+    dict
+        ``{name: CorpusDeclaration}`` in the order of ``names``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "RAVDESS"))
+    >>> decls = declare_corpora({"calls": {"parser": "csv", "folder": "/srv/calls"}}, root, ["ravdess", "calls"])
+    >>> [(d.name, d.parser, os.path.relpath(d.folder, root)) for d in decls.values()]
+    [('ravdess', 'ravdess', 'RAVDESS'), ('calls', 'csv', '../../srv/calls')]
+    >>> declare_corpora({}, os.path.join(root, "RAVDESS"), ["ravdess"])["ravdess"].folder == os.path.join(root, "RAVDESS")
+    True
+    """
+    corpora = dict(corpora or {})
+    defaults = dict(defaults or {})
+    names = list(corpora) if names is None else [str(name) for name in names]
+    if not names:
+        raise EmoLobesError("no corpus to use", "pass --corpus=NAME or declare corpora in the hparams")
+    if len(set(names)) != len(names):
+        raise EmoLobesError(f"corpora {names} name a corpus twice", "name each corpus once")
+    if split_file and len(names) != 1:
+        raise EmoLobesError(f"--split_file is for single-corpus runs, but this run uses {', '.join(names)}",
+                            "give each corpus its own split: corpora.<name>.split: {file: PATH}")
+    declarations = {}
+    for name in names:
+        spec = corpora.get(name)
+        if spec is None and name not in corpus_names():
+            raise EmoLobesError(
+                f"corpus '{name}' is neither declared in corpora ({', '.join(sorted(corpora)) or 'none'}) "
+                "nor a parser name",
+                f"declare it (corpora: {{{name}: {{parser: csv, folder: ...}}}}) or use one of {', '.join(corpus_names())}",
+            )
+        spec = dict(spec or {})
+        unknown = sorted(set(spec) - set(DECLARATION_KEYS))
+        if unknown:
+            raise EmoLobesError(f"corpora.{name} has unknown keys {', '.join(unknown)}",
+                                f"use {', '.join(DECLARATION_KEYS)}")
+        parser = spec.get("parser") or name
+        base = dict(defaults.get(name) or defaults.get(parser) or {})
+        for key, value in base.items():
+            spec.setdefault(key, value)
+        get_corpus_module(parser)  # an unknown parser fails here, in one line
+        folder = _resolve_folder(data_folder, spec.get("folder", default_folder(parser)), len(names) == 1, name)
+        split = {"file": os.path.abspath(split_file)} if split_file else spec.get("split")
+        declarations[name] = CorpusDeclaration(name, parser, folder, spec.get("options"), spec.get("emotions"),
+                                               spec.get("merge"), spec.get("label_key", "emotion"), split)
+    return declarations
+
+
+def check_corpus_folders(declarations, data_folder=None):
+    """Fail with one line naming every declared corpus folder that is missing.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> try:
+    ...     check_corpus_folders(declare_corpora({"emodb": {}, "cafe": {}}, root))
+    ... except EmoLobesError as err:
+    ...     print(err.problem.replace(root, "ROOT"))
+    corpus folders missing: ROOT/EmoDB (emodb), ROOT/CaFE (cafe)
+    """
+    missing = [f"{decl.folder} ({name})" for name, decl in declarations.items() if not os.path.isdir(decl.folder)]
+    if missing:
+        where = f" under {data_folder}" if data_folder else ""
+        raise EmoLobesError(f"corpus folders missing: {', '.join(missing)}",
+                            f"pass --data_folder=<the folder holding them{where and ''}>, or give each corpus its "
+                            "folder (corpora.<name>.folder, absolute or relative to data_folder)")
+
+
+class CorpusData:
+    """A declared corpus read, its classes selected and split: what a recipe's prep builds its manifests from.
+
+    Attributes
+    ----------
+    declaration : CorpusDeclaration
+    records : list of dict
+        The selected records (``corpus`` = the declared name).
+    labels : list of str
+        The classes, in label order.
+    split : dict
+        The split (ids per partition, speakers, method, warnings).
+    problems : list of str
+        The parser's problems.
+    """
+
+    def __init__(self, declaration, records, labels, split, problems):
+        self.declaration = declaration
+        self.name = declaration.name
+        self.records = records
+        self.labels = labels
+        self.split = split
+        self.problems = list(problems)
+
+    def partition(self, part):
+        """The records of one partition (``train``, ``dev`` or ``test``), in id order."""
+        by_id = {record["id"]: record for record in self.records}
+        return [by_id[utt] for utt in self.split[part]]
+
+    @property
+    def partitions(self):
+        """``{"train": [...], "dev": [...], "test": [...]}``."""
+        return {part: self.partition(part) for part in PARTITIONS}
+
+    def write_split(self, folder):
+        """Write the split as a split file ``<folder>/splits/<name>.json`` (a run's copy; any recipe reads it)."""
+        return write_split_file(self.split, self.records, os.path.join(folder, "splits", f"{self.name}.json"),
+                                self.name, self.declaration.label_key)
+
+    def split_info(self):
+        """What ``split.json`` and ``test_results.json`` record of the split."""
+        keys = ("name", "method", "fold", "speaker_independent", "allow_speaker_overlap", "speaker_dependent_dev",
+                "n_left_out", "warnings", "train_speakers", "dev_speakers", "test_speakers")
+        info = {key: self.split[key] for key in keys if key in self.split}
+        info["n"] = {part: len(self.split[part]) for part in PARTITIONS}
+        return info
+
+
+def read_corpus(declaration, record_filter=None):
+    """Parse a declared corpus and select its classes.
+
+    Arguments
+    ---------
+    declaration : CorpusDeclaration
+        The corpus.
+    record_filter : callable, optional
+        ``records -> records``, run between parsing and class selection (a paper's own filters).
+
+    Returns
+    -------
+    records : list of dict
+        Selected records, ``corpus`` set to the declared name.
+    labels : list of str
+        Their classes.
+    problems : list of str
+        The parser's problems.
+    """
+    parsed = parse_corpus(declaration.parser, declaration.folder, **declaration.options)
+    records = [dict(record, corpus=declaration.name) for record in parsed.records]
+    if record_filter is not None:
+        records = record_filter(records)
+    records, labels = select_classes(records, declaration.emotions, declaration.merge, declaration.label_key,
+                                     corpus=declaration.name)
+    return records, labels, list(parsed.problems)
+
+
+def load_corpus_split(declaration, fold=1, seed=0, record_filter=None):
+    """Read, select and split one declared corpus.
+
+    Arguments
+    ---------
+    declaration : CorpusDeclaration
+        The corpus.
+    fold : int
+        The fold of its split.
+    seed : int
+        Seeds the split's draws.
+    record_filter : callable, optional
+        See :func:`read_corpus`.
+
+    Returns
+    -------
+    CorpusData
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from emo_lobes.data.synthetic import write_corpus
+    >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root)
+    >>> decl = declare_corpora({"emodb": {"emotions": ["angry", "sad", "neutral"],
+    ...                                   "split": {"method": "speaker_kfold", "k": 3}}}, root)["emodb"]
+    >>> data = load_corpus_split(decl, fold=1)
+    >>> data.labels, sorted(data.split) [:3], len(data.partition("test")) > 0
+    (['angry', 'sad', 'neutral'], ['allow_speaker_overlap', 'dev', 'dev_speakers'], True)
+    """
+    records, labels, problems = read_corpus(declaration, record_filter)
+    split = split_from_spec(records, declaration.split, fold=fold, seed=seed, corpus=declaration.name,
+                            corpus_root=declaration.folder, label_key=declaration.label_key)
+    return CorpusData(declaration, records, labels, split, problems)

@@ -1,0 +1,1 @@
+"""Evaluation: metrics and test_results.json, markdown tables, functional baselines and cross-corpus scoring."""

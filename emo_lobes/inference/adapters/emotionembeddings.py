@@ -1,0 +1,179 @@
+"""Inference adapter of the EmotionEmbeddings recipe: waveform -> front-end -> shared emotion model -> corpus heads."""
+import json
+import os
+
+import torch
+
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.features.frontend_cache import utterance_frames
+from emo_lobes.inference.classifier import EmotionClassifier, RecipeAdapter, register_adapter  # noqa: F401 (examples)
+from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules
+
+
+def head_labels(experiment_folder):
+    """``{corpus: sorted labels}`` of every corpus of a finished run (``label_emotions`` of its test_results.json).
+
+    Arguments
+    ---------
+    experiment_folder : str
+        The run's output folder.
+
+    Returns
+    -------
+    dict
+        The labels of each corpus, in the order of its head's outputs.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> results = {"recipe": "EmotionEmbeddings", "label_emotions": {"emodb": {"W": "angry", "A": "fear"}}}
+    >>> _ = open(os.path.join(folder, "test_results.json"), "w").write(json.dumps(results))
+    >>> head_labels(folder)
+    {'emodb': ['A', 'W']}
+    """
+    path = os.path.join(experiment_folder, "test_results.json")
+    try:
+        with open(path, encoding="utf-8") as fin:
+            tables = json.load(fin)["label_emotions"]
+    except (OSError, ValueError, KeyError):
+        raise EmoLobesError(f"{experiment_folder} holds no finished EmotionEmbeddings run (no label_emotions in "
+                            "test_results.json)", "give the output folder of a train.py run that finished") from None
+    return {corpus: sorted(table) for corpus, table in tables.items()}
+
+
+@register_adapter("EmotionEmbeddings")
+class EmotionEmbeddingsAdapter(RecipeAdapter):
+    """EmotionEmbeddings (recipes/EmotionEmbeddings): front-end -> emotion model -> embedding -> every corpus head.
+
+    The front-end is rebuilt from the experiment's hparams (log mel filterbank, or wav2vec2 from its
+    ``ssl_source``: a hub id or a local folder; a fine-tuned one is filled from the checkpoint). A frozen
+    front-end runs on each file alone, as the recipe's cache computed it. The emotion model's output (the last
+    frame of the GRU) is the **emotion embedding**; ``label`` and ``probabilities`` are those of one head
+    (:attr:`head`, default the first training corpus; :meth:`use_head` picks another), and ``heads`` holds every
+    head's (``{corpus: {"label", "probabilities"}}``).
+
+    Arguments
+    ---------
+    hparams : dict
+        The experiment's loaded ``hyperparams.yaml`` (its checkpointer on the experiment's ``save/``).
+    labels : list of str
+        Ignored: each head's labels come from the experiment's ``test_results.json``.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from speechbrain.lobes.features import Fbank
+    >>> from emo_lobes.training.checkpoints import AtomicCheckpointer
+    >>> from emo_lobes.lobes.emotion_embedding import CorpusHeads, EmotionEmbeddingModel
+    >>> folder = tempfile.mkdtemp()
+    >>> tables = {"cafe": {"Joie": "happy", "Colère": "angry"}, "emodb": {"F": "happy", "W": "angry", "T": "sad"}}
+    >>> _ = open(os.path.join(folder, "test_results.json"), "w").write(json.dumps({"label_emotions": tables}))
+    >>> hparams = {"checkpointer": AtomicCheckpointer(os.path.join(folder, "save")), "sample_rate": 16000,
+    ...            "train_corpora": ["cafe", "emodb"], "frontend": Fbank(n_mels=40), "feature_size": 40,
+    ...            "feature_normalization": None, "freeze_frontend": True, "heads": CorpusHeads,
+    ...            "emotion_model": lambda input_size: EmotionEmbeddingModel(input_size, hidden_size=8)}
+    >>> adapter = EmotionEmbeddingsAdapter(hparams)
+    >>> probabilities, predicted, embeddings, every = adapter.scores(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
+    >>> adapter.labels, probabilities.shape, embeddings.shape   # the first training corpus's head
+    (['Colère', 'Joie'], torch.Size([2, 2]), torch.Size([2, 8]))
+    >>> {corpus: (labels, tuple(p.shape)) for corpus, (labels, p) in every.items()}
+    {'cafe': (['Colère', 'Joie'], (2, 2)), 'emodb': (['F', 'T', 'W'], (2, 3))}
+    >>> adapter.use_head("emodb"); adapter.labels, adapter.scores(torch.randn(1, 8000), torch.ones(1))[0].shape
+    (['F', 'T', 'W'], torch.Size([1, 3]))
+    >>> sorted(hparams["checkpointer"].recoverables)   # filled from the best checkpoint by from_experiment
+    ['emotion_model', 'heads']
+    """
+
+    best_checkpoint = {"max_key": "UAR"}
+
+    def __init__(self, hparams, labels=None):
+        experiment = os.path.dirname(os.path.abspath(str(hparams["checkpointer"].checkpoints_dir)))
+        self.corpus_labels = head_labels(experiment)
+        self.train_corpora = list(hparams["train_corpora"])
+        missing = [corpus for corpus in self.train_corpora if corpus not in self.corpus_labels]
+        if missing:
+            raise EmoLobesError(f"no labels of {', '.join(missing)} in {experiment}/test_results.json",
+                                "give the output folder of a train.py run that finished")
+        self.trained = emotion_embedding_modules(
+            hparams, {corpus: len(self.corpus_labels[corpus]) for corpus in self.train_corpora})
+        for name, module in self.trained.items():  # filled from the best checkpoint (tensors only) by the caller
+            hparams["checkpointer"].add_recoverable(name, module)
+        self.head = self.train_corpora[0]
+        super().__init__(hparams, self.corpus_labels[self.head])
+
+    def use_head(self, corpus):
+        """Make ``label`` and ``probabilities`` those of ``corpus``'s head (a training corpus of the run).
+
+        ``EmotionClassifier.from_experiment(folder, head=corpus)`` and ``tools/classify.py --head`` call it.
+
+        Example
+        -------
+        >>> import tempfile, soundfile as sf
+        >>> folder = _toy_experiment(tempfile.mkdtemp())   # an untrained two-corpus log-mel experiment
+        >>> classifier = EmotionClassifier.from_experiment(folder, head="emodb")
+        >>> wav = os.path.join(folder, "a.wav"); sf.write(wav, torch.randn(8000).numpy() * 0.1, 16000)
+        >>> result = classifier.classify_file(wav)
+        >>> sorted(result["probabilities"]), result["label"] in ("F", "W"), result["embedding"].shape
+        (['F', 'W'], True, torch.Size([8]))
+        >>> {corpus: sorted(head["probabilities"]) for corpus, head in result["heads"].items()}   # every head
+        {'cafe': ['Colère', 'Joie', 'Peur'], 'emodb': ['F', 'W']}
+        """
+        if corpus not in self.train_corpora:
+            raise EmoLobesError(f"no classifier head for corpus '{corpus}'",
+                                f"use one of {', '.join(self.train_corpora)}")
+        self.head = corpus
+        self.labels = list(self.corpus_labels[corpus])
+
+    def modules(self):
+        return {"frontend": self.hparams["frontend"], **self.trained}
+
+    def embeddings(self, wavs, wav_lens):
+        """Emotion embeddings ``[batch, hidden_size]`` of padded waveforms ``[batch, samples]``."""
+        frontend = self.hparams["frontend"]
+        if self.hparams["freeze_frontend"]:  # each file alone, unpadded, as the recipe's cache computed it
+            samples = torch.round(wav_lens * wavs.shape[1]).long().clamp(min=1)
+            frames = [utterance_frames(frontend, wavs[i, :int(samples[i])]) for i in range(len(wavs))]
+            counts = torch.tensor([f.shape[0] for f in frames], dtype=torch.float32, device=wavs.device)
+            feats, lens = torch.nn.utils.rnn.pad_sequence(frames, batch_first=True), counts / counts.max()
+        else:
+            feats, lens = frontend(wavs, wav_lens), wav_lens
+            if hasattr(frontend, "frame_lengths"):  # as the recipe: exact valid frames of each utterance
+                lens = frontend.frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
+        if "feature_normalization" in self.trained:
+            feats = self.trained["feature_normalization"](feats, lens)
+        return self.trained["emotion_model"](feats, lens)
+
+    def scores(self, wavs, wav_lens):
+        """The chosen head's probabilities and predictions, the embeddings, and every head's probabilities."""
+        embeddings = self.embeddings(wavs, wav_lens)
+        heads = self.trained["heads"]
+        every = {corpus: (self.corpus_labels[corpus], heads(embeddings, corpus).exp()) for corpus in heads.corpora}
+        probabilities = every[self.head][1]
+        return probabilities, probabilities.argmax(dim=-1), embeddings, every
+
+
+def _toy_experiment(folder):
+    # An untrained two-corpus log-mel experiment folder (hyperparams.yaml, test_results.json, one checkpoint), for
+    # the example of use_head: what a finished run leaves, minus the training.
+    text = """sample_rate: 16000
+train_corpora: [cafe, emodb]
+freeze_frontend: True
+feature_size: 40
+feature_normalization: null
+frontend: !new:speechbrain.lobes.features.Fbank {n_mels: 40}
+emotion_model: !name:emo_lobes.lobes.emotion_embedding.EmotionEmbeddingModel {hidden_size: 8}
+heads: !name:emo_lobes.lobes.emotion_embedding.CorpusHeads
+checkpointer: !new:emo_lobes.training.checkpoints.AtomicCheckpointer {checkpoints_dir: save}
+"""
+    with open(os.path.join(folder, "hyperparams.yaml"), "w", encoding="utf-8") as out:
+        out.write(text)
+    tables = {"cafe": {"Joie": "happy", "Colère": "angry", "Peur": "fear"}, "emodb": {"F": "happy", "W": "angry"}}
+    with open(os.path.join(folder, "test_results.json"), "w", encoding="utf-8") as out:
+        json.dump({"recipe": "EmotionEmbeddings", "label_emotions": tables}, out)
+    from hyperpyyaml import load_hyperpyyaml
+
+    hparams = load_hyperpyyaml(text, {"checkpointer": {"checkpoints_dir": os.path.join(folder, "save")}})
+    EmotionEmbeddingsAdapter(hparams)
+    hparams["checkpointer"].save_checkpoint(meta={"UAR": 0.5})
+    return folder

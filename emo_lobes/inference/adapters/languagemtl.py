@@ -1,0 +1,40 @@
+"""Inference adapter of the LanguageMTL recipe: MFCC frames or openSMILE functionals -> LSTM -> emotion head."""
+import torch
+
+from emo_lobes.inference.classifier import RecipeAdapter, register_adapter
+from emo_lobes.lobes.lstm_classifier import pad_to_frames
+
+
+@register_adapter("LanguageMTL")
+class LanguageMTLAdapter(RecipeAdapter):
+    """LanguageMTL (recipes/LanguageMTL): cached-feature recipe's features computed per file -> LSTM -> emotion head.
+
+    Features are Kaldi MFCC frames or openSMILE functionals (``features`` in the hparams), computed as the recipe
+    does but not cached; the embedding is the LSTM summary. For ``experiment: transfer`` this is the IEMOCAP base
+    model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``).
+    """
+
+    best_checkpoint = {"min_key": "error_rate"}
+
+    def __init__(self, hparams, labels):
+        super().__init__(hparams, labels)
+        from emo_lobes.features.feature_cache import feature_cache_for  # openSMILE is imported only for this recipe
+
+        self.features = feature_cache_for(hparams["features"], None, hparams["n_mfcc"], hparams["max_frames"])
+        self.sample_rate = None  # the feature extractor reads the file itself
+
+    def modules(self):
+        return {"model": self.hparams["model"], "normalize": self.hparams["normalize"]}
+
+    def load(self, path):
+        value = torch.from_numpy(self.features.get(path)).float()
+        return value if value.dim() == 2 else value.unsqueeze(0)  # functionals: a 1-frame sequence
+
+    def scores(self, feats, lengths):
+        if not self.hparams["use_lengths"] and self.hparams["features"] == "mfcc":  # as the recipe (Section 4.1)
+            feats, lengths = pad_to_frames(feats, lengths, self.hparams["max_frames"])
+        model = self.hparams["model"]
+        feats = self.hparams["normalize"](feats, lengths)
+        summary = model.encode(feats, lengths if self.hparams["use_lengths"] else None)
+        probabilities = model.classify_emotion(summary).exp()
+        return probabilities, probabilities.argmax(dim=-1), summary

@@ -1,0 +1,296 @@
+"""Classify new audio with a trained experiment folder: label, class probabilities and the emotion embedding.
+
+In SpeechBrain's style (``EncoderClassifier.from_hparams``), :meth:`EmotionClassifier.from_experiment` rebuilds
+the modules from the experiment's saved ``hyperparams.yaml`` and fills them from its best-dev checkpoint, reading
+tensors only (``torch.load(weights_only=True)``: no pickled code runs)::
+
+    classifier = EmotionClassifier.from_experiment("results/MLEE/mlee/all/1986/fold_1", device="cpu")
+    result = classifier.classify_file("speech.wav")   # {"path", "label", "probabilities", "embedding"}
+    results = classifier.classify(["a.wav", "folder_of_wavs/"])
+
+Each recipe says how audio becomes class scores in a small :class:`RecipeAdapter` registered under the recipe
+name its experiment folders carry (``"recipe"`` in ``experiment.json`` or ``test_results.json``); the adapters
+live in :mod:`emo_lobes.inference.adapters`, one module per recipe, registered with :func:`register_adapter`.
+Command line: ``python tools/classify.py EXPERIMENT_FOLDER PATH... --output predictions.csv``.
+"""
+import json
+import os
+
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.dataio.batch import PaddedBatch
+
+from emo_lobes.data.audio import load_audio
+from emo_lobes.training.checkpoints import load_module_tensors
+from emo_lobes.data.corpora.base import AUDIO_EXTENSIONS, find_audio_files
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.training.hparams_check import hparams_keys
+
+#: Recipe name -> adapter class (filled by :func:`register_adapter`).
+ADAPTERS = {}
+HPARAMS_FILE = "hyperparams.yaml"
+
+
+def register_adapter(recipe):
+    """Class decorator: make ``cls`` the :class:`RecipeAdapter` of experiments whose recipe is ``recipe``.
+
+    Example
+    -------
+    >>> @register_adapter("Toy")
+    ... class ToyAdapter(RecipeAdapter):
+    ...     pass
+    >>> ADAPTERS["Toy"] is ToyAdapter
+    True
+    >>> del ADAPTERS["Toy"]
+    """
+
+    def register(cls):
+        ADAPTERS[recipe] = cls
+        cls.recipe = recipe
+        return cls
+
+    return register
+
+
+class RecipeAdapter:
+    """How the modules of one recipe's experiment turn a batch of waveforms into class scores.
+
+    Subclasses set :attr:`module_keys` (or override :meth:`modules`) and implement :meth:`scores`.
+
+    Arguments
+    ---------
+    hparams : dict
+        The experiment's loaded ``hyperparams.yaml``.
+    labels : list of str
+        Class names in output order (from the experiment's ``test_results.json`` when the adapter has none).
+
+    Example
+    -------
+    >>> adapter = RecipeAdapter({"sample_rate": 8000}, ["neu", "ang"])
+    >>> adapter.sample_rate, adapter.labels, adapter.best_checkpoint
+    (8000, ['neu', 'ang'], {'min_key': 'loss'})
+    """
+
+    recipe = None
+    #: ``Checkpointer.find_checkpoints`` arguments that pick the checkpoint the recipe tests.
+    best_checkpoint = {"min_key": "loss"}
+
+    def __init__(self, hparams, labels):
+        self.hparams = hparams
+        self.labels = list(labels)
+        self.sample_rate = int(hparams.get("sample_rate", 16000))
+
+    def modules(self):
+        """``{name: module}`` the scores need (put in eval mode and on the device)."""
+        return {}
+
+    def load(self, path):
+        """A file's waveform ``[samples]`` at the model's rate (mono, resampled)."""
+        return load_audio(path, self.sample_rate)
+
+    def scores(self, wavs, wav_lens):
+        """Class probabilities ``[batch, classes]``, predicted indices ``[batch]`` and embeddings (or ``None``).
+
+        An adapter whose model has other output heads (a style head, other corpora's heads) may return a fourth
+        value, ``{head name: (class names, probabilities [batch, classes])}``: each result then carries them
+        under ``heads``.
+        """
+        raise NotImplementedError
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as fin:
+            return json.load(fin)
+    except (OSError, ValueError):
+        return {}
+
+
+def experiment_recipe(folder):
+    """The recipe that wrote an experiment folder (``"recipe"`` of ``experiment.json`` or ``test_results.json``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(folder, "test_results.json"), "w").write('{"recipe": "MLEE", "wa": 0.5}')
+    >>> experiment_recipe(folder)
+    'MLEE'
+    """
+    for name in ("experiment.json", "test_results.json"):
+        recipe = _read_json(os.path.join(folder, name)).get("recipe")
+        if recipe:
+            return recipe
+    return None
+
+
+def audio_files(paths):
+    """Audio files named by ``paths``: files as given, folders searched recursively (sorted), in order.
+
+    In folders, hidden files (such as macOS ``._x.wav`` companions) are skipped, as the corpus parsers do.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "b"))
+    >>> for name in ("b/2.flac", "1.wav", "._1.wav", "notes.txt"):
+    ...     _ = open(os.path.join(root, name), "w").write("x")
+    >>> [os.path.relpath(p, root) for p in audio_files([root])]
+    ['1.wav', 'b/2.flac']
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    found = []
+    for path in map(str, paths):
+        if os.path.isdir(path):
+            found += [os.path.join(path, rel) for rel in find_audio_files(path, AUDIO_EXTENSIONS)]
+        elif os.path.isfile(path):
+            found.append(path)
+        else:
+            raise EmoLobesError(f"{path} does not exist", "give audio files or folders holding them")
+    return found
+
+
+def head_result(labels, probabilities):
+    """``{"label", "probabilities"}`` of one utterance from one output head's class probabilities.
+
+    Example
+    -------
+    >>> head_result(["acted", "spontaneous"], torch.tensor([0.25, 0.75]))
+    {'label': 'spontaneous', 'probabilities': {'acted': 0.25, 'spontaneous': 0.75}}
+    """
+    return {"label": labels[int(probabilities.argmax())],
+            "probabilities": {label: float(p) for label, p in zip(labels, probabilities)}}
+
+
+class EmotionClassifier:
+    """A trained emo-lobes model that classifies audio files.
+
+    Build it with :meth:`from_experiment`. Results are dicts with ``path``, ``label``, ``probabilities``
+    (``{class: probability}``) and ``embedding`` (a 1-D tensor, or ``None`` when the recipe has none), and, when
+    the model has other output heads, ``heads``: ``{head: {"label", "probabilities"}}``.
+
+    Arguments
+    ---------
+    adapter : RecipeAdapter
+        The recipe's adapter, its modules already loaded.
+    device : str
+        ``cpu`` or ``cuda[:i]``.
+    batch_size : int
+        Files classified together.
+    """
+
+    def __init__(self, adapter, device="cpu", batch_size=8):
+        self.adapter = adapter
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.labels = adapter.labels
+        for module in adapter.modules().values():
+            module.to(device)
+            module.eval()
+
+    @classmethod
+    def from_experiment(cls, folder, device="cpu", batch_size=8, recipe=None, head=None):
+        """Rebuild the model of an experiment folder from its ``hyperparams.yaml`` and best-dev checkpoint.
+
+        Arguments
+        ---------
+        folder : str
+            A recipe's output folder (holding ``hyperparams.yaml`` and ``save/CKPT+*``).
+        device : str
+            Where to run.
+        batch_size : int
+            Files per forward pass.
+        recipe : str, optional
+            The recipe, when the folder does not name it.
+        head : str, optional
+            For models with one emotion head per corpus (EmotionEmbeddings, multi-domain EmoNet): the corpus whose
+            head gives ``label`` and ``probabilities`` (default: the first); see :meth:`use_head`.
+
+        Returns
+        -------
+        EmotionClassifier
+        """
+        hparams_path = os.path.join(folder, HPARAMS_FILE)
+        if not os.path.isfile(hparams_path):
+            raise EmoLobesError(f"{folder} is not an experiment folder (no {HPARAMS_FILE})",
+                                "give the output folder of a finished train.py run")
+        import emo_lobes.inference.adapters  # noqa: F401  (registers every recipe's adapter; imported here: they import us)
+
+        recipe = recipe or experiment_recipe(folder)
+        if recipe not in ADAPTERS:
+            raise EmoLobesError(f"no inference adapter for recipe {recipe!r} of {folder}",
+                                f"use an experiment of {', '.join(sorted(ADAPTERS))}, or pass recipe=")
+        with open(hparams_path, encoding="utf-8") as fin:
+            text = fin.read()
+        keys = hparams_keys(text)
+        save_folder = os.path.join(os.path.abspath(folder), "save")
+        # instantiate without side effects: no global seeding, the checkpointer on this folder's save/
+        overrides = {key: None for key in keys if key.startswith("__")}
+        if "checkpointer" in keys:
+            overrides["checkpointer"] = {"checkpoints_dir": save_folder}
+        if not os.path.isdir(save_folder) or "checkpointer" not in keys:
+            raise EmoLobesError(f"{folder} holds no checkpoint folder (save/)", "train the experiment first")
+        hparams = load_hyperpyyaml(text, overrides)
+        labels = _read_json(os.path.join(folder, "test_results.json")).get("labels") or []
+        adapter = ADAPTERS[recipe](hparams, labels)
+        cls._load_best_checkpoint(hparams["checkpointer"], adapter, device)
+        classifier = cls(adapter, device=device, batch_size=batch_size)
+        if head is not None:
+            classifier.use_head(head)
+        return classifier
+
+    @staticmethod
+    def _load_best_checkpoint(checkpointer, adapter, device):
+        """Fill every module recoverable from the best complete checkpoint, tensors only."""
+        candidates = checkpointer.find_checkpoints(**adapter.best_checkpoint)
+        modules = {name: obj for name, obj in checkpointer.recoverables.items() if isinstance(obj, torch.nn.Module)}
+        for checkpoint in candidates:
+            if all(name in checkpoint.paramfiles for name in modules):
+                for name, module in modules.items():
+                    load_module_tensors(module, checkpoint.paramfiles[name], device)
+                return checkpoint
+        raise EmoLobesError(f"no complete checkpoint in {checkpointer.checkpoints_dir}",
+                            "train the experiment until it writes its best-dev checkpoint")
+
+    @torch.no_grad()
+    def classify_files(self, paths):
+        """Classify audio files, in batches; one result dict per file, in order."""
+        results = []
+        for start in range(0, len(paths), self.batch_size):
+            chunk = list(paths[start:start + self.batch_size])
+            batch = PaddedBatch([{"sig": self.adapter.load(path)} for path in chunk])
+            signals, lengths = batch.sig
+            scored = self.adapter.scores(signals.to(self.device), lengths.to(self.device))
+            probabilities, predicted, embeddings = scored[:3]
+            other_heads = scored[3] if len(scored) > 3 else {}
+            for index, path in enumerate(chunk):
+                result = {
+                    "path": path,
+                    "label": self.labels[int(predicted[index])],
+                    "probabilities": {label: float(p) for label, p in zip(self.labels, probabilities[index])},
+                    "embedding": None if embeddings is None else embeddings[index].detach().cpu(),
+                }
+                if other_heads:
+                    result["heads"] = {name: head_result(labels, head_probabilities[index])
+                                       for name, (labels, head_probabilities) in other_heads.items()}
+                results.append(result)
+        return results
+
+    def use_head(self, name):
+        """Answer ``label`` and ``probabilities`` through another emotion head of the model (e.g. another corpus's
+        head of an EmotionEmbeddings run); one line for a recipe whose model has a single emotion head."""
+        choose = getattr(self.adapter, "use_head", None)
+        if choose is None:
+            raise EmoLobesError(f"the {self.adapter.recipe} model has a single emotion head",
+                                "leave out the head choice (--head)")
+        choose(name)
+        self.labels = list(self.adapter.labels)
+
+    def classify_file(self, path):
+        """One file's result dict."""
+        return self.classify_files([path])[0]
+
+    def classify(self, paths):
+        """Classify a file, a folder (recursively) or a list of both; one result dict per audio file."""
+        return self.classify_files(audio_files(paths))

@@ -1,0 +1,172 @@
+"""Load a recipe's hparams file with overrides, failing with one line on an unknown key or an unset placeholder."""
+import difflib
+import io
+import os
+
+import ruamel.yaml
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.data.manifest import check_output_folder_writable
+
+
+def _read_yaml_document(text, source):
+    """The YAML document in ``text`` as ruamel's round-trip structure (tags kept, nothing instantiated)."""
+    try:
+        return ruamel.yaml.YAML(typ="rt").load(io.StringIO(text))
+    except ruamel.yaml.YAMLError as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EmoLobesError(f"cannot read {source} as YAML ({first_line})",
+                            "fix the YAML syntax (an override is written --key=value)") from None
+
+
+def hparams_keys(text):
+    """The top-level keys of an hparams YAML text, in file order, without instantiating anything.
+
+    Arguments
+    ---------
+    text : str
+        HyperPyYAML text (``!new:``, ``!ref`` and other tags allowed).
+
+    Returns
+    -------
+    list of str
+        The keys, including private ``__`` ones.
+
+    Example
+    -------
+    >>> hparams_keys("seed: 1\\n__set_seed: !apply:print [1]\\nmodel: !new:torch.nn.Linear [2, 3]\\n")
+    ['seed', '__set_seed', 'model']
+    """
+    document = _read_yaml_document(text, "the hparams file")
+    return [str(key) for key in document] if isinstance(document, dict) else []
+
+
+def placeholder_keys(text):
+    """Top-level keys whose value is ``!PLACEHOLDER`` (the user must give them).
+
+    Example
+    -------
+    >>> placeholder_keys("data_folder: !PLACEHOLDER\\nseed: 1\\n")
+    ['data_folder']
+    """
+    document = _read_yaml_document(text, "the hparams file")
+    if not isinstance(document, dict):
+        return []
+    return [str(key) for key, value in document.items()
+            if getattr(getattr(value, "tag", None), "value", None) == "!PLACEHOLDER"]
+
+
+def override_keys(overrides):
+    """The top-level keys of SpeechBrain-style overrides (a YAML string, a dict or ``None``).
+
+    Example
+    -------
+    >>> override_keys("data_folder: /data\\nbatch_size: 4\\n"), override_keys({"fold": 2}), override_keys(None)
+    (['data_folder', 'batch_size'], ['fold'], [])
+    """
+    if not overrides:
+        return []
+    if isinstance(overrides, str):
+        overrides = _read_yaml_document(overrides, "the command-line overrides")
+    return [str(key) for key in overrides] if isinstance(overrides, dict) else []
+
+
+def check_override_keys(text, overrides, source="the hparams file"):
+    """Fail with one line naming every override key the hparams file does not define, and the valid keys.
+
+    Arguments
+    ---------
+    text : str
+        The hparams YAML text.
+    overrides : str or dict or None
+        The overrides (``sb.parse_arguments``' third value).
+    source : str
+        How to name the file in the message.
+
+    Raises
+    ------
+    EmoLobesError
+        On an unknown key; the fix names close matches first, then every valid key.
+
+    Example
+    -------
+    >>> try:
+    ...     check_override_keys("seed: 1\\npatience: 5\\n", "patiense: 3\\n", "h.yaml")
+    ... except EmoLobesError as e:
+    ...     print(e)
+    unknown hparams key --patiense for h.yaml. Fix: did you mean --patience? Valid keys: seed, patience
+    """
+    valid = [key for key in hparams_keys(text) if not key.startswith("__")]
+    unknown = [key for key in override_keys(overrides) if key not in valid]
+    if not unknown:
+        return
+    suggestions = []
+    for key in unknown:
+        suggestions += [f"--{match}" for match in difflib.get_close_matches(key, valid, n=2, cutoff=0.6)]
+    hint = f"did you mean {' or '.join(dict.fromkeys(suggestions))}? " if suggestions else ""
+    plural = "s" if len(unknown) > 1 else ""
+    raise EmoLobesError(f"unknown hparams key{plural} {', '.join('--' + k for k in unknown)} for {source}",
+                        f"{hint}Valid keys: {', '.join(valid)}")
+
+
+def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_folder",)):
+    """``hyperpyyaml.load_hyperpyyaml`` of a recipe's hparams file after checking the file and the overrides.
+
+    Every recipe's ``train.py`` calls it instead of opening the file itself, so a missing file, an override
+    of a key the file does not define (a typo such as ``--patiense=3``), an unset ``!PLACEHOLDER`` (such
+    as ``data_folder``) and an output folder that cannot be created or written each stop the run with one line
+    naming the problem and the fix. The output folder is checked (and created) before any object of the file
+    is built, since a ``Checkpointer`` creates its folder when it is built.
+
+    Arguments
+    ---------
+    hparams_file : str
+        The recipe's hparams YAML.
+    overrides : str or dict, optional
+        ``sb.parse_arguments``' overrides (a YAML string) or a dict.
+    output_keys : tuple of str
+        Keys whose (resolved) value is a folder the run writes to.
+
+    Returns
+    -------
+    dict
+        The loaded hparams.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h.yaml")
+    >>> _ = open(path, "w").write("data_folder: !PLACEHOLDER\\nlr: 0.1\\nmodel: !new:torch.nn.Linear [2, 3]\\n")
+    >>> hparams = load_hparams_checked(path, "data_folder: /data\\nlr: 0.5\\n")
+    >>> hparams["lr"], hparams["model"].weight.shape
+    (0.5, torch.Size([3, 2]))
+    >>> try:
+    ...     load_hparams_checked(path, {"lr": 1.0})
+    ... except EmoLobesError as e:
+    ...     print(e)
+    data_folder is not set (!PLACEHOLDER in h.yaml). Fix: pass --data_folder=...
+    >>> _ = open(path, "a").write("output_folder: !ref <data_folder>/out\\n")
+    >>> try:
+    ...     load_hparams_checked(path, {"data_folder": path})  # a file, not a folder
+    ... except EmoLobesError as e:
+    ...     print(e.problem)
+    cannot create output folder .../h.yaml/out (Not a directory)
+    """
+    if not os.path.isfile(hparams_file):
+        raise EmoLobesError(f"hparams file {hparams_file} does not exist",
+                            "give the path of one of the recipe's hparams/*.yaml files")
+    with open(hparams_file, encoding="utf-8") as fin:
+        text = fin.read()
+    name = os.path.basename(hparams_file)
+    check_override_keys(text, overrides, name)
+    given = set(override_keys(overrides))
+    missing = [key for key in placeholder_keys(text) if key not in given]
+    if missing:
+        raise EmoLobesError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set (!PLACEHOLDER in "
+                            f"{name})", "pass " + " ".join(f"--{key}=..." for key in missing))
+    resolved = _read_yaml_document(resolve_references(text, overrides).getvalue(), name)
+    for key in output_keys:
+        if isinstance(resolved, dict) and isinstance(resolved.get(key), str):
+            check_output_folder_writable(resolved[key])
+    return load_hyperpyyaml(text, overrides)
