@@ -282,3 +282,14 @@ def test_splits_make_and_show_on_a_synthetic_corpus(tmp_path):
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
     after = sorted((p, os.path.getsize(os.path.join(d, p))) for d, _, fs in os.walk(folder) for p in fs)
     assert before == after  # the data folder is read-only
+
+
+def test_a_split_file_made_on_every_class_serves_a_recipe_that_uses_fewer(tmp_path):
+    folder = write_corpus("emodb", str(tmp_path))
+    every = load_corpus_split(declare_corpora({"emodb": {"split": {"method": "speaker_kfold", "k": 3}}}, folder)["emodb"])
+    path = every.write_split(str(tmp_path / "run"))
+    decl = declare_corpora({"emodb": {"emotions": ["angry", "sad"]}}, folder, ["emodb"], split_file=path)["emodb"]
+    fewer = load_corpus_split(decl)
+    kept = {r["id"] for r in fewer.records}
+    assert fewer.split["test"] == sorted(u for u in every.split["test"] if u in kept)
+    assert fewer.split["n_not_selected"] == len(every.records) - len(fewer.records) > 0

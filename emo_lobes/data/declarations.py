@@ -243,7 +243,7 @@ class CorpusData:
     def split_info(self):
         """What ``split.json`` and ``test_results.json`` record of the split."""
         keys = ("name", "method", "fold", "speaker_independent", "allow_speaker_overlap", "speaker_dependent_dev",
-                "n_left_out", "warnings", "train_speakers", "dev_speakers", "test_speakers")
+                "n_left_out", "n_not_selected", "warnings", "train_speakers", "dev_speakers", "test_speakers")
         info = {key: self.split[key] for key in keys if key in self.split}
         info["n"] = {part: len(self.split[part]) for part in PARTITIONS}
         return info
@@ -268,13 +268,18 @@ def read_corpus(declaration, record_filter=None):
     problems : list of str
         The parser's problems.
     """
+    records, labels, problems, _ = _read_corpus(declaration, record_filter)
+    return records, labels, problems
+
+
+def _read_corpus(declaration, record_filter=None):
+    # read_corpus, plus every parsed record (what a given split's entries are matched against).
     parsed = parse_corpus(declaration.parser, declaration.folder, **declaration.options)
-    records = [dict(record, corpus=declaration.name) for record in parsed.records]
-    if record_filter is not None:
-        records = record_filter(records)
+    every = [dict(record, corpus=declaration.name) for record in parsed.records]
+    records = every if record_filter is None else record_filter(every)
     records, labels = select_classes(records, declaration.emotions, declaration.merge, declaration.label_key,
                                      corpus=declaration.name)
-    return records, labels, list(parsed.problems)
+    return records, labels, list(parsed.problems), every
 
 
 def load_corpus_split(declaration, fold=1, seed=0, record_filter=None):
@@ -306,7 +311,7 @@ def load_corpus_split(declaration, fold=1, seed=0, record_filter=None):
     >>> data.labels, sorted(data.split) [:3], len(data.partition("test")) > 0
     (['angry', 'sad', 'neutral'], ['allow_speaker_overlap', 'dev', 'dev_speakers'], True)
     """
-    records, labels, problems = read_corpus(declaration, record_filter)
+    records, labels, problems, every = _read_corpus(declaration, record_filter)
     split = split_from_spec(records, declaration.split, fold=fold, seed=seed, corpus=declaration.name,
-                            corpus_root=declaration.folder, label_key=declaration.label_key)
+                            corpus_root=declaration.folder, label_key=declaration.label_key, known=every)
     return CorpusData(declaration, records, labels, split, problems)

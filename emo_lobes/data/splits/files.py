@@ -202,7 +202,7 @@ def _matcher(records, suffix_match):
 
 
 def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_speaker_overlap=False,
-                     suffix_match=False):
+                     suffix_match=False, known=None):
     """A split from partition lists of ids or wav paths; utterances in no list are left out and counted.
 
     Arguments
@@ -219,11 +219,14 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
         Accept speakers in several partitions (the split is then not speaker-independent).
     suffix_match : bool
         Match paths of another download folder by their ending (EmoBox, SpeechBrain).
+    known : list of dict, optional
+        Every record of the corpus before class selection (default ``records``): entries matching one of these
+        but not ``records`` are left out and counted in ``n_not_selected``.
 
     Returns
     -------
     dict
-        The split, with ``n_left_out`` and ``has_dev_list``.
+        The split, with ``n_left_out``, ``n_not_selected`` and ``has_dev_list``.
 
     Example
     -------
@@ -231,13 +234,18 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     >>> split = split_from_lists(recs, {"train": ["s0/u0.wav", "u3", "s1/u1.wav"], "test": ["s2/u2.wav"]})
     >>> split["train"], split["test"], split["n_left_out"], split["speaker_independent"]
     (['u0', 'u1', 'u3'], ['u2'], 2, True)
+    >>> kept = [r for r in recs if r["id"] != "u3"]   # u3's class is not used
+    >>> split_from_lists(kept, {"train": ["u0", "u3", "u1"], "test": ["u2"]}, known=recs)["n_not_selected"]
+    1
     >>> try:
     ...     split_from_lists(recs, {"train": ["u0"], "test": ["u3"]})
     ... except EmoLobesError as err:
     ...     print(err.problem)
     split split_file of corpus puts speaker s0 in both train and test
     """
-    match = _matcher(records, suffix_match)
+    match = _matcher(records if known is None else known, suffix_match)
+    selected = {str(record["id"]) for record in records}
+    not_selected = 0
     speaker_of = {str(record["id"]): str(record.get("speaker")) for record in records}
     split = {"name": name, "has_dev_list": "dev" in lists}
     part_of = {}
@@ -248,6 +256,9 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
             utt = match(str(entry))
             if utt is None:
                 unmatched.append(str(entry))
+                continue
+            if utt not in selected:
+                not_selected += 1
                 continue
             if utt in part_of:
                 raise EmoLobesError(f"split {name} of {corpus} lists {entry} in both {part_of[utt]} and {part}",
@@ -275,6 +286,7 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     split["speaker_independent"] = not overlap
     split["allow_speaker_overlap"] = bool(allow_speaker_overlap)
     split["n_left_out"] = len(records) - len(part_of)
+    split["n_not_selected"] = not_selected
     if not split["train"] or not split["test"]:
         raise EmoLobesError(f"split {name} of {corpus} has an empty train or test list", "give both")
     return split
@@ -310,7 +322,7 @@ def split_file_dict(split, records, corpus, label_key="emotion"):
     by_id = {str(record["id"]): record for record in records}
     out = {"corpus": corpus}
     for key in ("name", "method", "fold", "speaker_independent", "allow_speaker_overlap", "speaker_dependent_dev",
-                "n_left_out", "warnings"):
+                "n_left_out", "n_not_selected", "warnings"):
         if key in split:
             out[key] = split[key]
     for part in PARTS:

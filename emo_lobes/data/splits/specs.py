@@ -428,7 +428,7 @@ def n_folds_of_spec(records, spec, corpus="corpus"):
     return 1
 
 
-def _given_split(records, spec, form, fold, corpus_root, corpus):
+def _given_split(records, spec, form, fold, corpus_root, corpus, known=None):
     # A split from a split file, EmoBox folds or SpeechBrain manifests (lists of ids or wav paths).
     if form == "file":
         lists, meta = read_split_file(spec["file"])
@@ -444,7 +444,7 @@ def _given_split(records, spec, form, fold, corpus_root, corpus):
         return _named_speaker_split(records, lists, spec, corpus)
     return split_from_lists(records, lists, name=name, corpus=corpus,
                             allow_speaker_overlap=bool(spec.get("allow_speaker_overlap", False)),
-                            suffix_match=form != "file")
+                            suffix_match=form != "file", known=known)
 
 
 def _named_speaker_split(records, lists, spec, corpus):
@@ -467,7 +467,8 @@ def _named_speaker_split(records, lists, spec, corpus):
                        fix="name dev and test speakers so that some speakers are left to train on")
 
 
-def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=None, label_key="emotion"):
+def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=None, label_key="emotion",
+                    known=None):
     """One split of a corpus from its declaration (see the module docstring for the forms and options).
 
     Arguments
@@ -487,6 +488,10 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
         The corpus folder (given splits list wav paths relative to it).
     label_key : str
         The record field holding the class.
+    known : list of dict, optional
+        Every record the parser gave, before class selection: a given split's entries are matched against these,
+        so an entry of a class the recipe does not use is left out (counted in ``n_not_selected``), and only an
+        entry that matches no file of the corpus is an error.
 
     Returns
     -------
@@ -536,7 +541,7 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
         elif isinstance(dev_rule, dict):
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
     else:
-        split = _given_split(shadow, spec, form, fold, corpus_root, corpus)
+        split = _given_split(shadow, spec, form, fold, corpus_root, corpus, known)
         given_dev = form in GIVEN_FORMS and split.get("has_dev_list")
         if not given_dev and form != "speakers" and isinstance(dev_rule, dict):
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
