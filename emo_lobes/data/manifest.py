@@ -114,6 +114,13 @@ def _jsonable(value):
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _umask():
+    # The process's umask (reading it means setting it; it is put back at once).
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text_atomic(text, path):
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``.
 
@@ -138,6 +145,8 @@ def write_text_atomic(text, path):
     'hello\\n'
     >>> sorted(os.listdir(os.path.dirname(path)))  # no temporary file left behind
     ['note.txt']
+    >>> oct(os.stat(path).st_mode & 0o777) == oct(0o666 & ~_umask())  # the umask's mode, not mkstemp's 0600
+    True
     """
     folder = os.path.dirname(os.path.abspath(path))
     check_output_folder_writable(folder)
@@ -151,6 +160,7 @@ def write_text_atomic(text, path):
             tmp_file.write(text)
             tmp_file.flush()
             os.fsync(tmp_file.fileno())
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; a result file gets the user's usual mode
         os.replace(tmp_path, path)
     except BaseException:
         if os.path.exists(tmp_path):

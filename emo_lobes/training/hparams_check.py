@@ -16,6 +16,9 @@ def _read_yaml_document(text, source):
         return ruamel.yaml.YAML(typ="rt").load(io.StringIO(text))
     except ruamel.yaml.YAMLError as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "duplicate key" in str(err):
+            key = str(err).split('found duplicate key "', 1)[-1].split('"', 1)[0]
+            raise EmoLobesError(f"{source} give {key} twice", f"give --{key}=... once") from None
         raise EmoLobesError(f"cannot read {source} as YAML ({first_line})",
                             "fix the YAML syntax (an override is written --key=value)") from None
 
@@ -110,6 +113,64 @@ def check_override_keys(text, overrides, source="the hparams file"):
                         f"{hint}Valid keys: {', '.join(valid)}")
 
 
+#: Plain YAML value types an override must keep, and how a message names them.
+_TYPE_NAMES = ((bool, "true or false"), (int, "an integer"), (float, "a number"), (list, "a list [a, b, ...]"),
+               (dict, "a mapping {key: value, ...}"))
+
+
+def _kind(value):
+    # The type name of a plain YAML value (None for tagged or other values).
+    if getattr(getattr(value, "tag", None), "value", None) not in (None, "tag:yaml.org,2002:bool",
+                                                                    "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        return None
+    for kind, name in _TYPE_NAMES:
+        if isinstance(value, kind):
+            return kind, name
+    return None
+
+
+def check_override_types(text, overrides, source="the hparams file"):
+    """Fail with one line when an override's value is not of the type the hparams file gives that key.
+
+    Only plain values are compared (a number, a boolean, a list, a mapping); an integer is accepted for a
+    number, and ``null`` for anything (it unsets the value).
+
+    Arguments
+    ---------
+    text : str
+        The hparams YAML text.
+    overrides : str or dict or None
+        The overrides.
+    source : str
+        The file's name, for the message.
+
+    Example
+    -------
+    >>> check_override_types("number_of_epochs: 30\\nlr: 0.1\\n", "number_of_epochs: 5\\nlr: 1\\n")
+    >>> try:
+    ...     check_override_types("number_of_epochs: 30\\n", "number_of_epochs: abc\\n", "h.yaml")
+    ... except EmoLobesError as err:
+    ...     print(err)
+    --number_of_epochs=abc is not an integer (h.yaml gives 30). Fix: pass --number_of_epochs=<an integer>
+    """
+    if not overrides:
+        return
+    given = _read_yaml_document(overrides, "the command-line overrides") if isinstance(overrides, str) else overrides
+    document = _read_yaml_document(text, source)
+    if not isinstance(given, dict) or not isinstance(document, dict):
+        return
+    for key, value in given.items():
+        expected = _kind(document.get(key)) if key in document else None
+        if expected is None or value is None:
+            continue
+        kind, name = expected
+        fits = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        fits = fits or (kind is float and isinstance(value, int) and not isinstance(value, bool))
+        if not fits:
+            raise EmoLobesError(f"--{key}={value} is not {name} ({source} gives {document[key]})",
+                                f"pass --{key}=<{name}>")
+
+
 def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_folder",)):
     """``hyperpyyaml.load_hyperpyyaml`` of a recipe's hparams file after checking the file and the overrides.
 
@@ -160,6 +221,7 @@ def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_fold
         text = fin.read()
     name = os.path.basename(hparams_file)
     check_override_keys(text, overrides, name)
+    check_override_types(text, overrides, name)
     given = set(override_keys(overrides))
     missing = [key for key in placeholder_keys(text) if key not in given]
     if missing:

@@ -1,0 +1,58 @@
+"""Overrides of the wrong type or given twice end in one line; result files get the user's umask, not mkstemp's 0600."""
+import os
+
+import pytest
+import speechbrain as sb
+
+from emo_lobes.data.manifest import write_json_atomic
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.training.hparams_check import load_hparams_checked
+
+HPARAMS = """seed: 0
+data_folder: !PLACEHOLDER
+number_of_epochs: 30
+batch_size: 8
+lr_levels: [0.1, 0.01]
+output_folder: !ref <data_folder>/../out
+"""
+
+
+@pytest.fixture
+def hparams_file(tmp_path):
+    path = tmp_path / "h.yaml"
+    path.write_text(HPARAMS)
+    (tmp_path / "data").mkdir()
+    return str(path)
+
+
+@pytest.mark.parametrize("flag, kind", [("--number_of_epochs=abc", "an integer"), ("--batch_size=abc", "an integer"),
+                                        ("--lr_levels=abc", "a list")])
+def test_an_override_of_the_wrong_type_is_refused_in_one_line(hparams_file, flag, kind):
+    _, run_opts, overrides = sb.parse_arguments([hparams_file, f"--data_folder={os.path.dirname(hparams_file)}/data",
+                                                 flag])
+    with pytest.raises(EmoLobesError) as err:
+        load_hparams_checked(hparams_file, overrides)
+    assert str(err.value).startswith(f"{flag} is not {kind}") and "\n" not in str(err.value)
+
+
+def test_the_same_override_twice_names_the_key_not_the_yaml_syntax(hparams_file):
+    data = f"--data_folder={os.path.dirname(hparams_file)}/data"
+    _, _, overrides = sb.parse_arguments([hparams_file, data, "--batch_size=4", "--batch_size=2"])
+    with pytest.raises(EmoLobesError) as err:
+        load_hparams_checked(hparams_file, overrides)
+    assert "batch_size twice" in err.value.problem and "--batch_size=... once" in err.value.fix
+
+
+def test_numbers_for_numbers_and_null_still_pass(hparams_file):
+    data = os.path.join(os.path.dirname(hparams_file), "data")
+    hparams = load_hparams_checked(hparams_file, f"data_folder: {data}\nnumber_of_epochs: 2\nlr_levels: [1, 0.5]\n")
+    assert hparams["number_of_epochs"] == 2 and hparams["lr_levels"] == [1, 0.5]
+
+
+def test_result_files_get_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_json_atomic({"ua": 0.5}, str(tmp_path / "test_results.json"))
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
