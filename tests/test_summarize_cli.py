@@ -82,3 +82,18 @@ def test_bad_input_exits_2_with_one_line(args, message, capsys):
     assert exit_info.value.code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
+
+
+def test_summarize_flags_a_processed_copy_same_durations_and_an_unusual_rate(tmp_path):
+    """Every file cut to 2.000 s at 22.05 kHz (a processed EmoDB) is flagged; the release's variety is not."""
+    os.makedirs(tmp_path / "wav")
+    for name in ("03a01Fa.wav", "03a01Wa.wav", "08a02Ta.wav"):
+        sf.write(str(tmp_path / "wav" / name), np.full(44100, 0.1), 22050)
+    result = run_cli("--corpus", "emodb", "--data_folder", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert any("all 3 files last exactly 2.0 s" in line for line in warnings)
+    assert not any("unusual sample rates" in line for line in warnings)  # 22.05 kHz is a usual rate
+    sf.write(str(tmp_path / "wav" / "08a02Ta.wav"), np.full(11000, 0.1), 11000)
+    text = run_cli("--corpus", "emodb", "--data_folder", str(tmp_path)).stdout
+    assert "unusual sample rates 11000 Hz" in text and "last exactly" not in text
