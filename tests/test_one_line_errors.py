@@ -56,3 +56,24 @@ def test_result_files_get_the_umask_mode(tmp_path):
     finally:
         os.umask(old)
     assert os.stat(path).st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("where", ["data", "data/exp"])
+def test_an_output_folder_in_the_data_folder_is_refused_before_anything_is_written(hparams_file, where):
+    root = os.path.dirname(hparams_file)
+    before = sorted(os.listdir(os.path.join(root, "data")))
+    with pytest.raises(EmoLobesError) as err:
+        load_hparams_checked(hparams_file, f"data_folder: {root}/data\noutput_folder: {root}/{where}\n")
+    assert "inside the data folder" in err.value.problem
+    assert sorted(os.listdir(os.path.join(root, "data"))) == before
+
+
+def test_an_absolute_corpus_folder_is_read_only_too(tmp_path):
+    path = tmp_path / "h.yaml"
+    corpus = tmp_path / "calls"
+    corpus.mkdir()
+    path.write_text(f"data_folder: {tmp_path}/data\ncorpora: {{calls: {{parser: csv, folder: {corpus}}}}}\n"
+                    f"output_folder: {corpus}/out\n")
+    with pytest.raises(EmoLobesError) as err:
+        load_hparams_checked(str(path))
+    assert f"inside the data folder {corpus}" in err.value.problem and not (corpus / "out").exists()

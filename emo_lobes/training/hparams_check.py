@@ -7,7 +7,7 @@ import ruamel.yaml
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.data.manifest import check_output_folder_writable
+from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable
 
 
 def _read_yaml_document(text, source):
@@ -171,6 +171,32 @@ def check_override_types(text, overrides, source="the hparams file"):
                                 f"pass --{key}=<{name}>")
 
 
+def read_folders(resolved):
+    """The folders a run reads its corpora from: ``data_folder`` and every corpus folder declared absolute.
+
+    Arguments
+    ---------
+    resolved : dict
+        The hparams document with references resolved (nothing instantiated).
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> read_folders({"data_folder": "/data", "corpora": {"calls": {"folder": "/srv/calls"}, "emodb": {}}})
+    ['/data', '/srv/calls']
+    """
+    folders = [resolved["data_folder"]] if isinstance(resolved.get("data_folder"), str) else []
+    corpora = resolved.get("corpora")
+    for spec in (corpora.values() if isinstance(corpora, dict) else []):
+        folder = spec.get("folder") if isinstance(spec, dict) else None
+        if isinstance(folder, str) and os.path.isabs(folder):
+            folders.append(folder)
+    return folders
+
+
 def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_folder",)):
     """``hyperpyyaml.load_hyperpyyaml`` of a recipe's hparams file after checking the file and the overrides.
 
@@ -178,7 +204,9 @@ def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_fold
     of a key the file does not define (a typo such as ``--patiense=3``), an unset ``!PLACEHOLDER`` (such
     as ``data_folder``) and an output folder that cannot be created or written each stop the run with one line
     naming the problem and the fix. The output folder is checked (and created) before any object of the file
-    is built, since a ``Checkpointer`` creates its folder when it is built.
+    is built, since a ``Checkpointer`` creates its folder when it is built; an output folder that is, or lies in, a
+    folder the run reads (``data_folder``, a corpus folder declared absolute) is refused then too, before SpeechBrain
+    writes anything there.
 
     Arguments
     ---------
@@ -209,10 +237,15 @@ def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_fold
     data_folder is not set (!PLACEHOLDER in h.yaml). Fix: pass --data_folder=...
     >>> _ = open(path, "a").write("output_folder: !ref <data_folder>/out\\n")
     >>> try:
-    ...     load_hparams_checked(path, {"data_folder": path})  # a file, not a folder
+    ...     load_hparams_checked(path, {"data_folder": "/data", "output_folder": path + "/out"})  # in a file
     ... except EmoLobesError as e:
     ...     print(e.problem)
     cannot create output folder .../h.yaml/out (Not a directory)
+    >>> try:
+    ...     load_hparams_checked(path, {"data_folder": os.path.dirname(path)})  # <data_folder>/out
+    ... except EmoLobesError as e:
+    ...     print(e.problem.split(" is ")[1])
+    inside the data folder ..., which emo-lobes never writes to
     """
     if not os.path.isfile(hparams_file):
         raise EmoLobesError(f"hparams file {hparams_file} does not exist",
@@ -228,7 +261,10 @@ def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_fold
         raise EmoLobesError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set (!PLACEHOLDER in "
                             f"{name})", "pass " + " ".join(f"--{key}=..." for key in missing))
     resolved = _read_yaml_document(resolve_references(text, overrides).getvalue(), name)
+    resolved = resolved if isinstance(resolved, dict) else {}
     for key in output_keys:
-        if isinstance(resolved, dict) and isinstance(resolved.get(key), str):
+        if isinstance(resolved.get(key), str):
+            for data_folder in read_folders(resolved):
+                assert_not_inside(resolved[key], data_folder)
             check_output_folder_writable(resolved[key])
     return load_hyperpyyaml(text, overrides)
