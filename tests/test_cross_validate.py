@@ -1,9 +1,11 @@
 """The fold runner: one folder per fold, resume after a failure, aggregation of test_results.json."""
 import json
-import re
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNNER = os.path.join(ROOT, "tools", "cross_validate.py")
@@ -19,6 +21,11 @@ with open(os.path.join(os.path.dirname(out), "calls.log"), "a") as f:
 flag = os.path.join(os.path.dirname(out), "failed_once")
 if args.get("fail_fold") == str(fold) and not os.path.exists(flag):
     open(flag, "w").close(); sys.exit(3)
+if args.get("sleep_fold") == str(fold):
+    import time
+    with open(os.path.join(os.path.dirname(out), "child.pid"), "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(120)
 os.makedirs(out, exist_ok=True)
 correct = fold  # fold k gets k of 4 right
 y_true = ["a", "a", "b", "b"]
@@ -75,3 +82,41 @@ def test_bad_fold_spec_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, RUNNER, str(tmp_path / "train.py"), str(tmp_path / "h.yaml"),
                            "--folds", "x-y", "--output_folder", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and "fold spec" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie waiting for its reaper is dead too
+        return stat.read().split()[2] != "Z"
+
+
+def test_a_killed_runner_takes_its_fold_with_it_and_a_second_runner_is_refused(tmp_path):
+    train = tmp_path / "train.py"
+    train.write_text(FAKE_TRAIN)
+    hparams = tmp_path / "h.yaml"
+    hparams.write_text("seed: 1\n")
+    out = tmp_path / "cv"
+    command = [sys.executable, RUNNER, str(train), str(hparams), "--folds", "1-2", "--output_folder", str(out),
+               f"--root={ROOT}", "--sleep_fold=2"]
+    runner = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pid_file = out / "child.pid"
+    deadline = time.time() + 60
+    while not pid_file.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.2)
+    child = int(pid_file.read_text())
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 2 and f"in use by another fold_runner (process {runner.pid})" in second.stderr
+    assert second.stderr.count("\n") == 1
+    runner.send_signal(signal.SIGKILL)
+    runner.wait()
+    deadline = time.time() + 10
+    while _alive(child) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the fold's train.py outlived its runner"
+    again = subprocess.run(command[:-1], capture_output=True, text=True, timeout=60)  # the stale lock is taken over
+    assert again.returncode == 0, again.stderr
+    assert f"process {runner.pid} that ran here is gone" in again.stdout

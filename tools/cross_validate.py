@@ -9,7 +9,8 @@ Fold k runs ``train.py HPARAMS --fold=k --output_folder=OUT/fold_k ...``. When t
 the runner writes ``OUT/fold_k/cv_fold_done.json``; a fold with that file is done and skipped. Any other fold
 (never started, failed, or killed, even after its ``test_results.json`` but before train.py ended) is started
 again with the same command, so the checkpointer resumes it where it stopped. The aggregate goes to
-``OUT/cv_results.json`` and ``OUT/cv_results.md``.
+``OUT/cv_results.json`` and ``OUT/cv_results.md``. The runner holds ``OUT``'s run lock (a second runner on the same
+set is refused), and a fold's train.py is killed when the runner dies, so no orphan trains on.
 """
 import argparse
 import os
@@ -23,6 +24,7 @@ from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.data.manifest import write_json_atomic, write_text_atomic  # noqa: E402
 from emo_lobes.evaluation.metrics import aggregate_folds, read_test_results  # noqa: E402
 from emo_lobes.evaluation.tables import markdown_table, mean_std  # noqa: E402
+from emo_lobes.training.run_lock import die_with_parent, lock_output_folder  # noqa: E402
 
 RESULT_FILE = "test_results.json"
 #: Written by the runner once a fold's train.py has exited with status 0: the fold is done.
@@ -125,7 +127,7 @@ def main(argv=None):
         if not os.path.isfile(path):
             raise EmoLobesError(f"{path} does not exist", "give the recipe's train.py and an hparams file")
     folds = parse_folds(args.folds)
-    os.makedirs(args.output_folder, exist_ok=True)
+    lock_output_folder(args.output_folder, "fold runner")  # a second runner on this set is refused in one line
     for fold in folds:
         done = os.path.join(args.output_folder, f"fold_{fold}", DONE_FILE)
         if os.path.exists(done) and os.path.exists(os.path.join(os.path.dirname(done), RESULT_FILE)):
@@ -134,7 +136,7 @@ def main(argv=None):
         command = fold_command(args.train_script, args.hparams, fold, args.output_folder, overrides)
         print(f"[cv] fold {fold}: {' '.join(command)}", flush=True)
         start = time.time()
-        code = subprocess.call(command)
+        code = subprocess.call(command, preexec_fn=die_with_parent)  # killed with the runner: no orphan
         if code != 0:
             raise EmoLobesError(f"fold {fold} failed with exit status {code}",
                                 "read the log above; run this command again to resume from the last checkpoint")

@@ -1,0 +1,123 @@
+"""One run per output folder: an exclusive lock held for the life of the process, and children that die with it.
+
+A second run started on the same ``--output_folder`` while the first one trains would interleave logs and race on
+checkpoints; it is refused in one line naming the first run's process id. The lock is ``fcntl.flock`` on
+``<output_folder>/.run.lock``: the kernel drops it when its process ends, even by SIGKILL, so a lock is never
+stale; the file then still names the process that is gone, and the next run takes it over with a note.
+Under torchrun only the main process (``RANK`` 0) takes it.
+"""
+import ctypes
+import fcntl
+import os
+import signal
+import sys
+
+from emo_lobes.errors import EmoLobesError
+
+#: The lock file inside an output folder.
+LOCK_FILE = ".run.lock"
+#: Folders this process holds, with the open descriptor that holds each.
+_HELD = {}
+
+
+def _process_alive(pid):
+    # True when a process with this id exists (it may belong to another user).
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_output_folder(folder, what="run"):
+    """Take the output folder's lock for the rest of this process, or refuse in one line.
+
+    Arguments
+    ---------
+    folder : str
+        The output folder (created when missing).
+    what : str
+        What holds it, for the lock file and messages (``run``, ``fold runner`` ...).
+
+    Returns
+    -------
+    str or None
+        The lock file's path, or ``None`` on a torchrun process other than the main one.
+
+    Raises
+    ------
+    EmoLobesError
+        When another live process holds the lock.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> os.path.basename(lock_output_folder(folder))
+    '.run.lock'
+    >>> lock_output_folder(folder) == os.path.join(folder, LOCK_FILE)   # this process holds it already
+    True
+    """
+    if os.environ.get("RANK", "0") != "0":
+        return None
+    real = os.path.realpath(folder)
+    path = os.path.join(folder, LOCK_FILE)
+    if real in _HELD:
+        return path
+    os.makedirs(folder, exist_ok=True)
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as err:
+        raise EmoLobesError(f"cannot create {path} ({err.strerror})", "pass an output folder you can write to") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(handle, 200, 0).decode("utf-8", "replace").split()
+        os.close(handle)
+        pid = holder[0] if holder else "unknown"
+        raise EmoLobesError(
+            f"output folder {folder} is in use by another {holder[1] if len(holder) > 1 else 'run'} (process {pid})",
+            "wait for it to end (or stop it), or pass another --output_folder",
+        ) from None
+    previous = os.pread(handle, 200, 0).decode("utf-8", "replace").split()
+    if previous and previous[0].isdigit() and int(previous[0]) != os.getpid() and not _process_alive(int(previous[0])):
+        print(f"[lock] {folder}: process {previous[0]} that ran here is gone; this run takes over", flush=True)
+    os.ftruncate(handle, 0)
+    os.pwrite(handle, f"{os.getpid()} {what.replace(' ', '_')}\n".encode(), 0)
+    _HELD[real] = handle
+    return path
+
+
+def release_output_folder(folder):
+    """Release a lock this process took (the end of the process releases it too).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp(); _ = lock_output_folder(folder)
+    >>> release_output_folder(folder); os.path.realpath(folder) in _HELD
+    False
+    """
+    handle = _HELD.pop(os.path.realpath(folder), None)
+    if handle is not None:
+        os.close(handle)
+
+
+def die_with_parent():
+    """``preexec_fn`` for a child process: SIGKILL it when its parent dies (Linux), so no orphan trains on.
+
+    On other systems nothing is set; the child's own output-folder lock still keeps a second run out.
+
+    Example
+    -------
+    >>> import subprocess
+    >>> subprocess.run([sys.executable, "-c", "print(1)"], preexec_fn=die_with_parent, capture_output=True).stdout
+    b'1\\n'
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
