@@ -72,3 +72,27 @@ def test_corrupt_header_is_one_line_error(tmp_path):
 def test_missing_file_is_one_line_error(tmp_path):
     with pytest.raises(EmoLobesError):
         load_audio(tmp_path / "nope.wav")
+
+
+def test_nan_and_truncated_files_are_problems_of_their_own_and_skipped(tmp_path, capsys):
+    from emo_lobes.data.corpora import parse_corpus
+    from emo_lobes.data.manifest import write_problems_report
+    root = tmp_path / "URDU"
+    os.makedirs(root / "Angry")
+    os.makedirs(root / "Sad")
+    sf.write(str(root / "Angry" / "SM1_F1_A01.wav"), np.full(4410, 0.1), 44100)
+    partly_nan = np.full(4410, 0.1)
+    partly_nan[100:200] = np.nan
+    sf.write(str(root / "Angry" / "SM1_F2_A02.wav"), partly_nan, 44100, subtype="FLOAT")
+    sf.write(str(root / "Sad" / "SM1_F1_S01.wav"), np.full(4410, 0.1), 44100)
+    with open(root / "Sad" / "SM1_F1_S01.wav", "r+b") as handle:
+        handle.truncate(3000)  # its header still claims 8820 bytes of samples
+    parsed = parse_corpus("urdu", str(root))
+    assert [r["id"] for r in parsed.records] == ["SM1_F1_A01"]
+    assert any("SM1_F2_A02.wav: 100 non-finite samples (NaN/inf), skipped" in p for p in parsed.problems)
+    assert any("SM1_F1_S01.wav: truncated" in p for p in parsed.problems)
+    write_problems_report(parsed.problems, str(tmp_path / "problems.txt"))
+    assert "[prep] 2 problems (2 files skipped), see" in capsys.readouterr().out
+    with pytest.raises(EmoLobesError) as err:
+        load_audio(str(root / "Angry" / "SM1_F2_A02.wav"))
+    assert "100 non-finite samples" in err.value.problem

@@ -1,6 +1,7 @@
 """Audio reading: any WAV/FLAC sound file to a mono float tensor at the recipe's sample rate, corpus untouched."""
 
 import functools
+import os
 
 import numpy as np
 import soundfile as sf
@@ -81,6 +82,72 @@ def audio_info(path):
 
 
 
+#: Sample formats that can hold NaN or infinity (integer PCM cannot).
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
+
+
+def audio_defect(path, info=None):
+    """What makes a readable sound file unusable, or ``None``: non-finite samples, or a truncated WAV.
+
+    A float file is read whole (only float samples can be NaN or infinite); a WAV whose ``data`` chunk claims more
+    bytes than the file holds (a copy cut short) is found from its header alone.
+
+    Arguments
+    ---------
+    path : str
+        The sound file.
+    info : AudioInfo, optional
+        Its header, when already read.
+
+    Returns
+    -------
+    str or None
+        One phrase naming the defect.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> d = tempfile.mkdtemp()
+    >>> sf.write(os.path.join(d, "ok.wav"), np.zeros(1600), 16000, subtype="FLOAT")
+    >>> sf.write(os.path.join(d, "nan.wav"), np.full(1600, np.nan), 16000, subtype="FLOAT")
+    >>> sf.write(os.path.join(d, "cut.wav"), np.zeros(1600), 16000)
+    >>> with open(os.path.join(d, "cut.wav"), "r+b") as f:
+    ...     _ = f.truncate(1000)
+    >>> [audio_defect(os.path.join(d, name)) for name in ("ok.wav", "nan.wav", "cut.wav")]
+    [None, '1600 non-finite samples (NaN/inf)', 'truncated: its header claims 3200 bytes of samples, the file holds 956']
+    """
+    info = info or audio_info(path)
+    if info.subtype in FLOAT_SUBTYPES:
+        data, _ = sf.read(str(path), dtype="float64", always_2d=True)
+        bad = int((~np.isfinite(data)).sum())
+        if bad:
+            return f"{bad} non-finite samples (NaN/inf)"
+    if str(path).lower().endswith(".wav"):
+        claimed, held = _wav_data_sizes(path)
+        if claimed is not None and held < claimed:
+            return f"truncated: its header claims {claimed} bytes of samples, the file holds {held}"
+    return None
+
+
+def _wav_data_sizes(path):
+    # (bytes the RIFF 'data' chunk claims, bytes the file holds after its header); (None, None) when not found.
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+            return None, None
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return None, None
+            size = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                if head[:4] == b"RF64" or size == 0xFFFFFFFF:
+                    return None, None  # 64-bit sizes live in the ds64 chunk: left to libsndfile
+                start = handle.tell()
+                return size, os.fstat(handle.fileno()).st_size - start
+            handle.seek(size + (size & 1), 1)
+
+
 def load_audio(path, sample_rate=16000, start=0, stop=None):
     """Read a sound file as a mono float32 tensor at ``sample_rate``.
 
@@ -105,7 +172,7 @@ def load_audio(path, sample_rate=16000, start=0, stop=None):
     Raises
     ------
     EmoLobesError
-        When the file cannot be read or holds no samples.
+        When the file cannot be read, holds no samples, or holds non-finite samples (NaN/inf).
 
     Example
     -------
@@ -124,6 +191,9 @@ def load_audio(path, sample_rate=16000, start=0, stop=None):
         ) from None
     if data.shape[0] == 0:
         raise EmoLobesError(f"audio file {path} holds no samples", "remove it or re-run data prep, which skips it")
+    if not np.isfinite(data).all():
+        raise EmoLobesError(f"audio file {path} holds {int((~np.isfinite(data)).sum())} non-finite samples (NaN/inf)",
+                            "replace or remove the file (data prep skips such files and lists them in its report)")
     wav = torch.from_numpy(np.ascontiguousarray(data.mean(axis=1)))
     if sample_rate is not None and file_rate != sample_rate:
         wav = resampler(int(file_rate), int(sample_rate))(wav.unsqueeze(0)).squeeze(0)

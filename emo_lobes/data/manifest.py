@@ -403,6 +403,7 @@ def write_problems_report(problems, path):
     Example
     -------
     >>> path = write_problems_report(["a.wav: unreadable audio, skipped"], os.path.join(tempfile.mkdtemp(), "p.txt"))
+    [prep] 1 problem (1 files skipped), see .../p.txt
     >>> print(open(path).read(), end="")
     # 1 problem (files skipped or inconsistent)
     a.wav: unreadable audio, skipped
@@ -410,4 +411,8 @@ def write_problems_report(problems, path):
     lines = [" ".join(str(problem).split()) for problem in problems]
     noun = "problem" if len(lines) == 1 else "problems"
     header = f"# {len(lines)} {noun} (files skipped or inconsistent)"
-    return write_text_atomic("\n".join([header] + lines) + "\n", path)
+    write_text_atomic("\n".join([header] + lines) + "\n", path)
+    skipped = sum(1 for line in lines if line.endswith("skipped") or ", skipped (" in line or "dropped" in line)
+    if lines:  # said once on the console too, not only in the report
+        print(f"[prep] {len(lines)} {noun} ({skipped} files skipped), see {path}", flush=True)
+    return path

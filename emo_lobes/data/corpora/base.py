@@ -4,7 +4,7 @@ import os
 import unicodedata
 from collections import Counter, defaultdict
 
-from emo_lobes.data.audio import audio_info
+from emo_lobes.data.audio import audio_defect, audio_info
 from emo_lobes.errors import EmoLobesError
 
 #: Fields every record has.
@@ -267,6 +267,10 @@ def audio_record(root, rel_path, problems, **fields):
         return None
     if info.frames == 0:
         problems.append(f"{rel_path}: audio holds no samples, skipped")
+        return None
+    defect = audio_defect(os.path.join(root, rel_path), info)
+    if defect:
+        problems.append(f"{rel_path}: {defect}, skipped")
         return None
     record = {
         "id": fields.pop("id"),
