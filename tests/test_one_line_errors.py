@@ -77,3 +77,26 @@ def test_an_absolute_corpus_folder_is_read_only_too(tmp_path):
     with pytest.raises(EmoLobesError) as err:
         load_hparams_checked(str(path))
     assert f"inside the data folder {corpus}" in err.value.problem and not (corpus / "out").exists()
+
+
+def test_a_non_finite_training_loss_stops_in_one_line_naming_the_batch(tmp_path):
+    import torch
+    from speechbrain.dataio.dataset import DynamicItemDataset
+
+    from emo_lobes.training.brain import EmoLobesBrain
+
+    class Poisoned(EmoLobesBrain):
+        def compute_forward(self, batch, stage):
+            return self.modules.model(batch.x.data.float().unsqueeze(-1))
+
+        def compute_objectives(self, predictions, batch, stage):
+            return predictions.mean()
+
+    data = {f"u{i}": {"x": float("nan") if i == 5 else 1.0} for i in range(8)}
+    dataset = DynamicItemDataset(data)
+    dataset.set_output_keys(["id", "x"])
+    brain = Poisoned({"model": torch.nn.Linear(1, 1)}, lambda p: torch.optim.SGD(p, lr=0.1),
+                     run_opts={"device": "cpu", "noprogressbar": True, "nonfinite_patience": 0})
+    with pytest.raises(EmoLobesError) as err:
+        brain.fit(range(1), dataset, train_loader_kwargs={"batch_size": 2})
+    assert "the training loss is not finite in 1 batch" in err.value.problem and "u5" in err.value.problem

@@ -11,6 +11,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import IterableDataset
 
+from emo_lobes.errors import EmoLobesError
 from emo_lobes.training.distributed import EvaluationShardSampler, is_distributed, sum_over_processes
 
 
@@ -90,9 +91,54 @@ class EmoLobesBrain(sb.Brain):
             loader_kwargs.pop("shuffle", None)
         return super().make_dataloader(dataset, stage, ckpt_prefix=ckpt_prefix, **loader_kwargs)
 
+    def fit_batch(self, batch):
+        """SpeechBrain's training step, remembering the batch's utterance ids for :meth:`check_loss_isfinite`."""
+        self._batch_ids = list(getattr(batch, "id", None) or [])
+        return super().fit_batch(batch)
+
+    def check_loss_isfinite(self, loss):
+        """SpeechBrain's ``nonfinite_patience`` check, ending in one line that names the files of the last bad batch.
+
+        Example
+        -------
+        >>> brain = EmoLobesBrain({"m": torch.nn.Linear(1, 1)}, run_opts={"device": "cpu", "nonfinite_patience": 0})
+        >>> brain._batch_ids, brain.nonfinite_count = ["emodb/03a01Wa", "emodb/03a02Fc"], 0   # as fit() sets them
+        >>> try:
+        ...     brain.check_loss_isfinite(torch.tensor(float("nan")))
+        ... except EmoLobesError as err:
+        ...     print(err.problem)
+        the training loss is not finite in 1 batch (nonfinite_patience 0); the last one held emodb/03a01Wa, emodb/03a02Fc
+        """
+        if torch.isfinite(loss):
+            return
+        self._nonfinite_ids = list(getattr(self, "_batch_ids", []))
+        try:
+            super().check_loss_isfinite(loss)
+        except ValueError:
+            ids = self._nonfinite_ids
+            shown = ", ".join(map(str, ids[:6])) + (" ..." if len(ids) > 6 else "")
+            raise EmoLobesError(
+                f"the training loss is not finite in {self.nonfinite_count} batch"
+                f"{'es' if self.nonfinite_count > 1 else ''} (nonfinite_patience {self.nonfinite_patience}); the last "
+                f"one held {shown or 'unknown utterances'}",
+                "check those files (python -m emo_lobes.data.corpora summarize lists unusable audio), lower the "
+                "learning rate, or raise --nonfinite_patience",
+            ) from None
+
     def evaluate_batch(self, batch, stage):
-        """SpeechBrain's evaluation step, also summing this process's batch losses for :meth:`loss_over_processes`."""
+        """SpeechBrain's evaluation step, also summing this process's batch losses for :meth:`loss_over_processes`.
+
+        A non-finite dev or test loss stops the run in one line naming the batch's utterances (it would otherwise
+        be averaged into the stage loss and written as a result).
+        """
         loss = super().evaluate_batch(batch, stage)
+        if not torch.isfinite(torch.as_tensor(loss)).all():
+            ids = list(getattr(batch, "id", None) or [])
+            raise EmoLobesError(
+                f"the {'dev' if stage == sb.Stage.VALID else 'test'} loss is not finite on a batch holding "
+                f"{', '.join(map(str, ids[:6])) or 'unknown utterances'}{' ...' if len(ids) > 6 else ''}",
+                "check those files (python -m emo_lobes.data.corpora summarize lists unusable audio) and rerun",
+            )
         if self.step <= 1 or not hasattr(self, "_stage_loss_totals"):  # first batch of a dev or test pass
             self._stage_loss_totals = [0.0, 0]
         self._stage_loss_totals[0] += float(loss)
