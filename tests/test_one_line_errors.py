@@ -100,3 +100,25 @@ def test_a_non_finite_training_loss_stops_in_one_line_naming_the_batch(tmp_path)
     with pytest.raises(EmoLobesError) as err:
         brain.fit(range(1), dataset, train_loader_kwargs={"batch_size": 2})
     assert "the training loss is not finite in 1 batch" in err.value.problem and "u5" in err.value.problem
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_previous_one(tmp_path, monkeypatch):
+    import errno
+
+    import torch
+
+    from emo_lobes.training.checkpoints import AtomicCheckpointer
+
+    model = torch.nn.Linear(2, 2)
+    checkpointer = AtomicCheckpointer(str(tmp_path / "save"), recoverables={"model": model})
+    first = checkpointer.save_checkpoint()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(EmoLobesError) as err:
+        checkpointer.save_checkpoint()
+    assert "No space left on device" in err.value.problem and "previous checkpoint is kept" in err.value.problem
+    assert [c.path for c in checkpointer.list_checkpoints()] == [first.path]
+    assert not (tmp_path / "save" / ".staging").exists()

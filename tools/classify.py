@@ -4,6 +4,8 @@
 Run: python tools/classify.py results/MLEE/mlee/all/1986/fold_1 speech.wav more_audio/ --output predictions.csv
      [--device cuda] [--batch_size 8] [--embeddings] [--head CORPUS]
      (--embeddings adds columns emb_0, emb_1, ...; --head picks the emotion head of a model with one per corpus)
+A file that cannot be classified (unreadable, empty, non-finite samples) gets one error line on stderr; the others are
+still written, and the exit status is then 1.
 """
 import argparse
 import csv
@@ -88,15 +90,24 @@ def main(argv=None):
     parser.add_argument("--embeddings", action="store_true", help="add the emotion embedding's values as columns")
     parser.add_argument("--head", help="the emotion head giving 'label' (models with one head per corpus)")
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        raise EmoLobesError(f"--batch_size {args.batch_size} is below 1", "pass --batch_size 1 or more")
     files = audio_files(args.paths)
     if not files:
         raise EmoLobesError(f"no .wav or .flac file in {' '.join(args.paths)}", "give audio files or folders")
     classifier = EmotionClassifier.from_experiment(args.experiment, device=args.device, batch_size=args.batch_size)
     if args.head:
         classifier.use_head(args.head)
-    results = classifier.classify_files(files)
-    write_predictions_csv(results, classifier.labels, args.output, with_embeddings=args.embeddings)
-    print(f"[classify] {len(results)} files -> {args.output}", flush=True)
+    results = classifier.classify_files(files, on_error="report")
+    failed = [result for result in results if "error" in result]
+    classified = [result for result in results if "error" not in result]
+    for result in failed:  # one line each; the other files are still classified and written
+        print(f"error: {result['error']}", file=sys.stderr, flush=True)
+    write_predictions_csv(classified, classifier.labels, args.output, with_embeddings=args.embeddings)
+    print(f"[classify] {len(classified)} files -> {args.output}"
+          + (f"; {len(failed)} not classified (see the errors above)" if failed else ""), flush=True)
+    if failed:
+        sys.exit(1)
     return results
 
 

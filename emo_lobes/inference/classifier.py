@@ -254,12 +254,37 @@ class EmotionClassifier:
                             "train the experiment until it writes its best-dev checkpoint")
 
     @torch.no_grad()
-    def classify_files(self, paths):
-        """Classify audio files, in batches; one result dict per file, in order."""
-        results = []
-        for start in range(0, len(paths), self.batch_size):
-            chunk = list(paths[start:start + self.batch_size])
-            batch = PaddedBatch([{"sig": self.adapter.load(path)} for path in chunk])
+    def classify_files(self, paths, on_error="raise"):
+        """Classify audio files, in batches; one result dict per file, in order.
+
+        Arguments
+        ---------
+        paths : list of str
+            Audio files.
+        on_error : str
+            ``'raise'``: an unreadable, empty or non-finite file stops with its one-line error; ``'report'``: its
+            result is ``{"path", "error"}`` (the error's line, no label) and the other files are classified.
+
+        Returns
+        -------
+        list of dict
+            ``path``, ``label``, ``probabilities``, ``embedding`` (and ``heads``), or ``path`` and ``error``.
+        """
+        if on_error not in ("raise", "report"):
+            raise EmoLobesError(f"unknown on_error '{on_error}'", "use 'raise' or 'report'")
+        results, failed = [], {}
+        readable = []
+        for path in paths:
+            try:
+                readable.append((path, self.adapter.load(path)))
+            except EmoLobesError as err:
+                if on_error == "raise":
+                    raise
+                failed[path] = str(err)
+        for start in range(0, len(readable), self.batch_size):
+            loaded = readable[start:start + self.batch_size]
+            chunk = [path for path, _ in loaded]
+            batch = PaddedBatch([{"sig": signal} for _, signal in loaded])
             signals, lengths = batch.sig
             scored = self.adapter.scores(signals.to(self.device), lengths.to(self.device))
             probabilities, predicted, embeddings = scored[:3]
@@ -275,6 +300,9 @@ class EmotionClassifier:
                     result["heads"] = {name: head_result(labels, head_probabilities[index])
                                        for name, (labels, head_probabilities) in other_heads.items()}
                 results.append(result)
+        if failed:
+            by_path = {result["path"]: result for result in results}
+            results = [by_path[path] if path in by_path else {"path": path, "error": failed[path]} for path in paths]
         return results
 
     def use_head(self, name):

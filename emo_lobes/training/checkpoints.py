@@ -121,6 +121,16 @@ class AtomicCheckpointer(Checkpointer):
         self._staging = True
         try:
             staged = super().save_checkpoint(meta=meta, end_of_epoch=end_of_epoch, name=name, verbosity=logging.DEBUG)
+        except (OSError, RuntimeError) as err:
+            if isinstance(err, RuntimeError) and "writ" not in str(err) and "space" not in str(err):
+                raise  # not an I/O failure (torch.save reports a full disk as a RuntimeError about writing)
+            shutil.rmtree(self.checkpoints_dir / STAGING_FOLDER, ignore_errors=True)
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0][:120]
+            raise EmoLobesError(
+                f"cannot save a checkpoint in {self.checkpoints_dir} ({reason}); the previous checkpoint is kept",
+                "free disk space (or pass an --output_folder on another disk) and run the same command again: it "
+                "resumes from the previous checkpoint",
+            ) from None
         finally:
             self._staging = False
         ddp_barrier()  # every process has written its files
