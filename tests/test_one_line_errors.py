@@ -122,3 +122,16 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_keeps_the_previou
     assert "No space left on device" in err.value.problem and "previous checkpoint is kept" in err.value.problem
     assert [c.path for c in checkpointer.list_checkpoints()] == [first.path]
     assert not (tmp_path / "save" / ".staging").exists()
+
+
+def test_max_grad_norm_zero_turns_clipping_off_and_a_negative_one_is_refused():
+    import torch
+
+    from emo_lobes.training.brain import EmoLobesBrain
+
+    brain = EmoLobesBrain({"m": torch.nn.Linear(1, 1)}, run_opts={"device": "cpu", "max_grad_norm": 0})
+    assert brain.max_grad_norm == float("inf")
+    assert EmoLobesBrain({"m": torch.nn.Linear(1, 1)}, run_opts={"device": "cpu"}).max_grad_norm == 5.0
+    with pytest.raises(EmoLobesError) as err:
+        EmoLobesBrain({"m": torch.nn.Linear(1, 1)}, run_opts={"device": "cpu", "max_grad_norm": -1})
+    assert "max_grad_norm is -1" in err.value.problem and "--max_grad_norm=0" in err.value.fix

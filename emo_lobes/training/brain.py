@@ -42,6 +42,8 @@ class EmoLobesBrain(sb.Brain):
       the batches of all processes, so early stopping and checkpoint choice agree on every process.
     - The optimiser gets the trainable parameters only (frozen encoders, front-ends or shared models get no
       momentum, weight decay or optimiser state).
+    - ``max_grad_norm`` 0 (or null) turns gradient clipping off (SpeechBrain clips at 5.0 by default and would zero
+      every gradient at 0); a negative value is refused in one line.
     - On CPU (gloo backend) modules are wrapped in DDP without SpeechBrain's conversion to ``SyncBatchNorm``,
       which PyTorch supports on GPUs only; batch norm statistics then follow DDP's default (rank 0's buffers are
       broadcast before each forward pass).
@@ -65,6 +67,15 @@ class EmoLobesBrain(sb.Brain):
     >>> round(brain.last_loss, 6) == round(brain.evaluate(data), 6)
     True
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.max_grad_norm is None or float(self.max_grad_norm) == 0:
+            self.max_grad_norm = float("inf")  # 0 or null: no clipping (SpeechBrain would zero every gradient)
+        elif float(self.max_grad_norm) < 0:
+            # SpeechBrain 1.1 would multiply every gradient by a negative factor
+            raise EmoLobesError(f"max_grad_norm is {self.max_grad_norm}",
+                                "pass --max_grad_norm=0 to turn gradient clipping off, or a positive norm")
 
     def init_optimizers(self):
         """One ``opt_class`` optimiser over the parameters that require gradients, saved with the checkpoints."""
