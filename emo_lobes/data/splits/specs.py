@@ -26,7 +26,8 @@ Options for every form:
   unless this is true; the split then says ``speaker_independent: false``.
 
 A command-line override is merged into the hparams' split, not put in its place (HyperPyYAML): a declaration that
-mixes two forms is refused; ``method: null`` in an override removes the hparams' method.
+mixes two forms is refused; ``null`` in an override removes a key of the hparams' split (``method: null``,
+``dev_speakers: null``).
 """
 import random
 from collections import Counter
@@ -74,9 +75,14 @@ MAX_DRAWS = 200
 GIVEN_DEFAULT_DEV = {"speaker_fraction": 0.1}
 
 
+def _present(spec):
+    # The declaration without its null keys: ``null`` in an override removes a key of the hparams' split.
+    return {key: value for key, value in dict(spec or {}).items() if value is not None}
+
+
 def _form(spec, corpus):
     # The one form a declaration has, or a one-line refusal naming the clash.
-    spec = dict(spec or {})
+    spec = _present(spec)
     known = set(COMMON_KEYS) | set(METHOD_KEYS) | set(GIVEN_FORMS) | {"method", "dev_speakers", "test_speakers"}
     unknown = sorted(set(spec) - known)
     if unknown:
@@ -414,6 +420,7 @@ def n_folds_of_spec(records, spec, corpus="corpus"):
     >>> n_folds_of_spec(recs, {"method": "speaker_kfold", "k": 3}), n_folds_of_spec(recs, {"method": "loso"})
     (3, 6)
     """
+    spec = _present(spec)
     form = _form(spec, corpus)
     if form in ("speaker_kfold", "random_kfold"):
         return int(spec.get("k", 5))
@@ -513,7 +520,7 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
     >>> split_from_spec(recs, {"method": "speaker_kfold", "k": 3, "dev": "none"})["dev"]
     []
     """
-    spec = dict(spec or {})
+    spec = _present(spec)
     form = _form(spec, corpus)
     dev_rule = _dev_rule(spec, form, corpus)
     min_per_class = int(spec.get("min_per_class", 1))
