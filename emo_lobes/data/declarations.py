@@ -21,6 +21,7 @@ replaces the corpus's split.
 import os
 
 from emo_lobes.data.corpora import corpus_names, get_corpus_module, parse_corpus
+from emo_lobes.data.manifest import write_text_atomic
 from emo_lobes.data.selection import select_classes
 from emo_lobes.data.splits import split_from_spec, write_split_file
 from emo_lobes.errors import EmoLobesError
@@ -315,3 +316,42 @@ def load_corpus_split(declaration, fold=1, seed=0, record_filter=None):
     split = split_from_spec(records, declaration.split, fold=fold, seed=seed, corpus=declaration.name,
                             corpus_root=declaration.folder, label_key=declaration.label_key, known=every)
     return CorpusData(declaration, records, labels, split, problems)
+
+
+def copy_run_splits(prep_folder, output_folder):
+    """Copy the split files a prep wrote (``<prep_folder>/splits/*.json``) into ``<output_folder>/splits/``.
+
+    A prep that found its outputs current does not rebuild its splits; the run still gets their copy, so every
+    output folder holds the splits it used. Nothing is done when the two folders are the same.
+
+    Arguments
+    ---------
+    prep_folder : str
+        Where the prep wrote ``splits/`` (with :meth:`CorpusData.write_split`).
+    output_folder : str
+        The run's output folder.
+
+    Returns
+    -------
+    list of str
+        The split files in the output folder.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> prep, out = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(prep, "splits"))
+    >>> _ = open(os.path.join(prep, "splits", "urdu.json"), "w").write('{"train": [], "test": []}')
+    >>> [os.path.relpath(p, out) for p in copy_run_splits(prep, out)]
+    ['splits/urdu.json']
+    """
+    source = os.path.join(prep_folder, "splits")
+    target = os.path.join(output_folder, "splits")
+    if not os.path.isdir(source):
+        raise EmoLobesError(f"prep folder {prep_folder} has no splits/", "run the recipe's data preparation first")
+    names = sorted(name for name in os.listdir(source) if name.endswith(".json"))
+    if os.path.realpath(source) != os.path.realpath(target):
+        for name in names:
+            with open(os.path.join(source, name), encoding="utf-8") as handle:
+                write_text_atomic(handle.read(), os.path.join(target, name))
+    return [os.path.join(target, name) for name in names]
