@@ -16,7 +16,7 @@ of its module: ``RAVDESS``, ``EmoDB``, ``IEMOCAP_full_release`` ...), ``emotions
 to a 5-fold speaker k-fold (:mod:`emo_lobes.data.splits`). So any corpus ``emo_lobes`` parses can be named on
 the command line (``--corpus=ravdess``) without a declaration. In a single-corpus run ``--data_folder`` may be the
 corpus root itself (``--corpus=urdu --data_folder=/data/URDU``) or the folder holding it, and ``--split_file``
-replaces the corpus's split.
+replaces the corpus's split (a split file, an EmoBox fold folder or SpeechBrain manifests).
 """
 import os
 
@@ -112,6 +112,42 @@ def _resolve_folder(data_folder, folder, single, name):
     return os.path.abspath(candidate)
 
 
+def split_spec_of_path(path):
+    """The split declaration of a ``--split_file`` path: a split file, an EmoBox folder or SpeechBrain manifests.
+
+    Arguments
+    ---------
+    path : str
+        A split-file JSON; or a folder holding EmoBox's ``fold_<k>/`` (or one ``fold_<k>`` folder); or a folder
+        holding SpeechBrain's ``train.json`` and ``test.json``.
+
+    Returns
+    -------
+    dict
+        ``{"file": ...}``, ``{"emobox": ...}`` or ``{"speechbrain": ...}`` (absolute paths).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "emodb", "fold_1"))
+    >>> split_spec_of_path(os.path.join(root, "emodb")) == {"emobox": os.path.join(root, "emodb")}
+    True
+    >>> split_spec_of_path(os.path.join(root, "s.json")) == {"file": os.path.join(root, "s.json")}
+    True
+    """
+    path = os.path.abspath(str(path))
+    if not os.path.isdir(path):
+        return {"file": path}
+    entries = os.listdir(path)
+    if "train.json" in entries and "test.json" in entries:
+        return {"speechbrain": path}
+    if os.path.basename(path).startswith("fold_") or any(entry.startswith("fold_") for entry in entries):
+        return {"emobox": path}
+    raise EmoLobesError(f"--split_file {path} is a folder with neither EmoBox's fold_<k>/ nor SpeechBrain's "
+                        "train.json and test.json", "pass a split file, an EmoBox data/<corpus> folder or a folder "
+                                                    "of SpeechBrain manifests")
+
+
 def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None, defaults=None):
     """The declarations of the corpora a run uses.
 
@@ -125,7 +161,8 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
         The corpora the run uses (default: every declared one). A name without a declaration is read by the
         parser of that name, with the recipe's ``defaults`` for it.
     split_file : str, optional
-        A split file replacing the split of a single-corpus run.
+        Replaces the split of a single-corpus run: a split file, an EmoBox ``data/<corpus>`` folder (``--fold``
+        picks its fold) or a folder of SpeechBrain manifests (see :func:`split_spec_of_path`).
     defaults : dict, optional
         ``{name or parser: partial declaration}`` a recipe applies under each declaration (its paper's class
         set, say), for keys the declaration does not give.
@@ -175,7 +212,7 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
             spec.setdefault(key, value)
         get_corpus_module(parser)  # an unknown parser fails here, in one line
         folder = _resolve_folder(data_folder, spec.get("folder", default_folder(parser)), len(names) == 1, name)
-        split = {"file": os.path.abspath(split_file)} if split_file else spec.get("split")
+        split = split_spec_of_path(split_file) if split_file else spec.get("split")
         declarations[name] = CorpusDeclaration(name, parser, folder, spec.get("options"), spec.get("emotions"),
                                                spec.get("merge"), spec.get("label_key", "emotion"), split)
     return declarations
