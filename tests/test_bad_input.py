@@ -153,12 +153,15 @@ def refusals(data, tmp_path_factory):
     dominant = fake_experiment(str(work / "dominant_run"), recipe="MLEE", method="dominant", fold=1, finished=True)
     other_recipe = fake_experiment(str(work / "languagemtl_run"))
     iemocap, out = data["iemocap"], str(work / "out")
+    (work / "bad_split.json").write_text(json.dumps({"train": ["Session2/no_such.wav"], "test": ["Session1/gone.wav"]}))
     cases = {
         "missing_data_folder": (["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={work / 'nowhere'}"], None),
         "empty_data_folder": (["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={empty}"], str(empty)),
         "other_corpus_layout": (["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={data['emodb']}"], data["emodb"]),
         "unknown_key": (["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={iemocap}", "--patiense=3"], iemocap),
         "no_data_folder": (["recipes/MLEE/hparams/mlee.yaml"], None),
+        "split_file_of_other_files": (["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={iemocap}",
+                                       f"--split_file={work / 'bad_split.json'}"], iemocap),
         "unwritable_output": (["recipes/MLEE/hparams/mlee.yaml", f"--data_folder={iemocap}",
                                f"--output_folder={work / 'a_file' / 'out'}"], iemocap),
         "pretrained_of_another_method": (["recipes/MLEE/hparams/mlee_pretrain.yaml", f"--data_folder={iemocap}",
@@ -168,6 +171,16 @@ def refusals(data, tmp_path_factory):
         "languagemtl_unknown_key": ([sys.executable, "recipes/LanguageMTL/train.py",
                                      "recipes/LanguageMTL/hparams/single_corpus.yaml", f"--data_folder={iemocap}",
                                      "--corpus=emodb", "--hidden_sizes=8"], iemocap),
+        "languagemtl_arousal_corpus": ([sys.executable, "recipes/LanguageMTL/train.py",
+                                        "recipes/LanguageMTL/hparams/single_corpus.yaml", "--corpus=baved",
+                                        f"--data_folder={write_corpus('baved', str(work / 'baved_data'))}",
+                                        f"--output_folder={out}/languagemtl_arousal_corpus"],
+                                       str(work / "baved_data" / "BAVED")),
+        "languagemtl_split_file_of_several_corpora": ([sys.executable, "recipes/LanguageMTL/train.py",
+                                                       "recipes/LanguageMTL/hparams/multitask.yaml",
+                                                       f"--data_folder={data['root'] / 'clean'}",
+                                                       f"--split_file={work / 'a_file'}",
+                                                       f"--output_folder={out}/languagemtl_split_file"], iemocap),
     }
     hashes = {case: folder_hash(folder) for case, (_, folder) in cases.items() if folder}
     started = {}
@@ -182,12 +195,14 @@ def refusals(data, tmp_path_factory):
 
 
 EXPECTED = {
-    "missing_data_folder": r"error: iemocap data folder .*nowhere does not exist\. Fix: ",
+    "missing_data_folder": r"error: corpus folders missing: .*nowhere/IEMOCAP_full_release \(iemocap\)\. Fix: ",
     "empty_data_folder": r"error: iemocap data folder .*empty_data is empty\. Fix: ",
     "other_corpus_layout": r"error: no IEMOCAP Session1 \.\.\. Session5 folder in .*EmoDB.*\. Fix: ",
     "unknown_key": r"error: unknown hparams key --patiense for mlee\.yaml\. Fix: did you mean --patience\? "
                    r"Valid keys: seed, method, .*, patience, ",
     "no_data_folder": r"error: data_folder is not set \(!PLACEHOLDER in mlee\.yaml\)\. Fix: pass --data_folder=\.\.\.$",
+    "split_file_of_other_files": r"error: split split_file of iemocap: 1 train entries match no file of the corpus "
+                                 r"\(e\.g\. Session2/no_such\.wav\)\. Fix: list utterance ids or wav paths",
     "unwritable_output": r"error: cannot create output folder .*a_file/out \(Not a directory\)\. Fix: pass an output "
                          r"folder you can write to$",
     "pretrained_of_another_method": r"error: pretrained_mlee_folder=.*dominant_run is a 'dominant' experiment, not a "
@@ -196,6 +211,10 @@ EXPECTED = {
                                     r"Fix: train the mlee model of fold 1 first",
     "languagemtl_unknown_key": r"error: unknown hparams key --hidden_sizes for single_corpus\.yaml\. Fix: did you "
                                r"mean --hidden_size .*Valid keys: seed, experiment, ",
+    "languagemtl_arousal_corpus": r"error: corpus baved is labelled high, low, neutral \(arousal levels, not emotion "
+                                  r"categories\): it has 1 of LanguageMTL's five emotions \(neutral\)\. Fix: ",
+    "languagemtl_split_file_of_several_corpora": r"error: --split_file is for single-corpus runs, but this run uses "
+                                                 r"emodb, savee, emovo, masc, iemocap\. Fix: ",
 }
 
 

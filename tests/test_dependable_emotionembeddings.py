@@ -110,8 +110,8 @@ def test_torchrun_two_cpu_processes_match_one_process(runs):
     two, one = runs["two"], runs["reference"]
     assert runs["output"]["two"].count("[EmotionEmbeddings prep]") == 1  # prep on the main process only
     results = {"two": results_of(two), "one": results_of(one)}
-    test_ids = [utt for corpus in CORPUS_FOLDERS
-                for utt in json.loads((two / "prep" / corpus / "test.json").read_text())]
+    test_ids = [entry["utt_id"] for corpus in CORPUS_FOLDERS
+                for entry in json.loads((two / "prep" / corpus / "test.json").read_text()).values()]
     for name in results:  # every test utterance once, in the single-process order
         assert [p["id"] for p in results[name]["predictions"]] == test_ids
     assert (two / "train_log.txt").read_text().count("\n") == 3  # written once: 2 epochs and the test
@@ -130,13 +130,8 @@ def test_torchrun_two_cpu_processes_match_one_process(runs):
 
 
 def recipe_test_files(runs, results):
-    """The audio file of each test prediction (from the run's test manifests)."""
-    paths = []
-    manifests = {c: json.loads((runs["reference"] / "prep" / c / "test.json").read_text()) for c in CORPUS_FOLDERS}
-    for prediction in results["predictions"]:
-        root = runs["data"] / CORPUS_FOLDERS[prediction["corpus"]]
-        paths.append(manifests[prediction["corpus"]][prediction["id"]]["wav"].replace("{data_root}", str(root)))
-    return paths
+    """The audio file of each test prediction (its ``wav`` is relative to its corpus root)."""
+    return [str(runs["data"] / CORPUS_FOLDERS[p["corpus"]] / p["wav"]) for p in results["predictions"]]
 
 
 def test_classifier_reproduces_the_recipe_test_predictions_through_every_head(runs, tmp_path):
@@ -274,9 +269,10 @@ def refusals(tmp_path_factory):
 
 
 EXPECTED = {
-    "missing_data_folder": r"error: data folder .*nowhere does not exist\. Fix: pass --data_folder=<the folder "
-                           r"holding the corpus folders CaFE/, EmoDB/",
-    "empty_data_folder": r"error: data folder .*empty is empty\. Fix: pass --data_folder=",
+    "missing_data_folder": r"error: corpus folders missing: .*nowhere/CaFE \(cafe\), .*nowhere/EmoDB \(emodb\)\. "
+                           r"Fix: pass --data_folder=<the folder holding them",
+    "empty_data_folder": r"error: corpus folders missing: .*empty/CaFE \(cafe\), .*empty/EmoDB \(emodb\)\. Fix: pass "
+                         r"--data_folder=",
     "other_corpus_layout": r"error: no CaFE recordings found in .*other_layout/CaFE \(\d+ problems\)\. Fix: ",
     "unknown_key": r"error: unknown hparams key --hiden_size for multi_corpus_mfb\.yaml\. Fix: did you mean "
                    r"--hidden_size.*\? Valid keys: seed, setting, .*, hidden_size, ",

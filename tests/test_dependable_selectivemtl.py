@@ -104,10 +104,13 @@ def refusal_commands(data_root, work):
     cases = {
         "missing_data_folder": ([f"--data_folder={work / 'nowhere'}"], None),
         "empty_data_folder": ([f"--data_folder={empty}"], str(empty)),
-        "iemocap_other_layout": ([f"--data_folder={data_root}", f"--iemocap_folder={emodb}"], data_root),
-        "spont_missing": ([f"--data_folder={data_root}", f"--spont_folder={work / 'nowhere'}"], data_root),
-        "spont_empty": ([f"--data_folder={data_root}", f"--spont_folder={empty}"], data_root),
-        "spont_other_layout": ([f"--data_folder={data_root}", f"--spont_folder={iemocap}"], data_root),
+        "iemocap_other_layout": ([f"--data_folder={data_root}", f"--corpora={{iemocap: {{folder: {emodb}}}}}"],
+                                 data_root),
+        "spont_missing": ([f"--data_folder={data_root}", f"--corpora={{spont: {{folder: {work / 'nowhere'}}}}}"],
+                          data_root),
+        "spont_empty": ([f"--data_folder={data_root}", f"--corpora={{spont: {{folder: {empty}}}}}"], data_root),
+        "spont_other_layout": ([f"--data_folder={data_root}", f"--corpora={{spont: {{folder: {iemocap}}}}}"],
+                               data_root),
         "unknown_key": ([f"--data_folder={data_root}", "--ser_weigth=0.5"], data_root),
         "unwritable_output": ([f"--data_folder={data_root}", f"--output_folder={work / 'a_file' / 'out'}"], data_root),
     }
@@ -190,7 +193,7 @@ def test_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_run(runs):
 def test_torchrun_two_processes_match_one_process(runs):
     two, output = finished(runs, "two")
     one, _ = finished(runs, "one")
-    assert output.count("[prep] iemocap:") == 1  # data prep ran on the main process only
+    assert output.count("[prep] iemocap (acted):") == 1  # data prep ran on the main process only
     results = {name: json.loads((folder / "test_results.json").read_text()) for name, folder in
                (("two", two), ("one", one))}
     test_ids = [utt for corpus in ("iemocap", "spont") for utt in json.loads((two / "prep" / f"test_{corpus}.json")
@@ -238,15 +241,15 @@ def test_classifier_reproduces_the_recipe_test_predictions(runs, data_root, tmp_
 
 
 EXPECTED = {
-    "missing_data_folder": r"error: iemocap data folder .*nowhere/IEMOCAP_full_release does not exist\. Fix: pass "
-                           r"--iemocap_folder=.* \(or --data_folder=<a folder holding IEMOCAP_full_release/ and "
-                           r"SPONT/>\)$",
-    "empty_data_folder": r"error: iemocap data folder .*empty/IEMOCAP_full_release does not exist\. Fix: ",
+    "missing_data_folder": r"error: corpus folders missing: .*nowhere/IEMOCAP_full_release \(iemocap\), "
+                           r".*nowhere/SPONT \(spont\)\. Fix: pass --data_folder=.*corpora\.<name>\.folder",
+    "empty_data_folder": r"error: corpus folders missing: .*empty/IEMOCAP_full_release \(iemocap\), .*empty/SPONT "
+                         r"\(spont\)\. Fix: ",
     "iemocap_other_layout": r"error: no IEMOCAP Session1 \.\.\. Session5 folder in .*EmoDB.*\. Fix: ",
-    "spont_missing": r"error: spont data folder .*nowhere does not exist\. Fix: pass --spont_folder=",
-    "spont_empty": r"error: spont data folder .*empty is empty\. Fix: pass --spont_folder=",
-    "spont_other_layout": r"error: spont corpus: metadata CSV metadata\.csv not found in .*IEMOCAP_full_release\. Fix: write .* or "
-                          r"pass --spont_csv_file=<its path>",
+    "spont_missing": r"error: corpus folders missing: .*nowhere \(spont\)\. Fix: ",
+    "spont_empty": r"error: spont data folder .*empty is empty\. Fix: set corpora\.spont\.folder to ",
+    "spont_other_layout": r"error: spont corpus: metadata CSV metadata\.csv not found in .*IEMOCAP_full_release\. "
+                          r"Fix: write .* or set corpora\.spont\.options\.csv_file to <its path>$",
     "unknown_key": r"error: unknown hparams key --ser_weigth for selective_mtl\.yaml\. Fix: did you mean "
                    r"--ser_weight\? Valid keys: seed, experiment_name, .*, ser_weight, ",
     "unwritable_output": r"error: cannot create output folder .*a_file/out \(Not a directory\)\. Fix: ",

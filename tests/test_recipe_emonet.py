@@ -1,5 +1,5 @@
 """Tests of the EmoNet recipe: data prep, round-robin order, and short end-to-end runs of scratch, transfer and
-multi-domain training on synthetic corpora (tiny model)."""
+multi-domain training on synthetic corpora (tiny model), keyed by corpus name, on given split files and without dev."""
 import doctest
 import glob
 import json
@@ -15,8 +15,11 @@ from speechbrain.dataio.batch import PaddedBatch
 from emo_lobes.features import feature_cache as features_cache
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.training.round_robin import MultiCorpusDataset, RoundRobinBatchSampler
-from emo_lobes.data.splits import check_no_leakage
+from emo_lobes.data.corpora import parse_corpus
+from emo_lobes.data.manifest import load_manifest
+from emo_lobes.data.splits import read_split_file
 from emo_lobes.data.synthetic import write_corpus
+from split_checks import run_on_split_file, tested_wavs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -24,7 +27,9 @@ from tools.benchmarks._common import load_recipe_module, load_recipe_modules  # 
 
 RECIPE = os.path.join(ROOT, "recipes", "EmoNet")
 TINY = ["--stem_channels=4", "--stack_channels=[8, 8, 16]", "--attention_size=8", "--head_hidden_size=8",
-        "--batch_size=16", "--eval_batch_size=32", "--n_folds=4", "--n_dev_speakers=1", "--noprogressbar"]
+        "--batch_size=16", "--eval_batch_size=32", "--default_split={k: 4}", "--noprogressbar"]
+#: The split of the prep tests: 4 speaker folds, one dev speaker.
+SPLIT = {"method": "speaker_kfold", "k": 4, "dev": {"speakers": 1}}
 
 
 def _load(name):
@@ -47,7 +52,11 @@ def run_train(hparams_name, *args):
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("emonet_synthetic"))
-    return {name: write_corpus(name, root) for name in ("urdu", "emodb")}
+    return dict({name: write_corpus(name, root) for name in ("urdu", "emodb", "gemep", "masc")}, root=root)
+
+
+def declaration(name, folder, **split):
+    return prepare.emonet_declarations({}, folder, [name], dict(SPLIT, **split))[name]
 
 
 @pytest.fixture(scope="module")
@@ -69,21 +78,36 @@ def test_recipe_doctests():
 
 def test_prepare_is_speaker_independent_and_skips_or_rebuilds(corpora, tmp_path):
     before = _snapshot(corpora["urdu"])
-    paths = prepare.prepare_emonet("urdu", corpora["urdu"], str(tmp_path), n_folds=4, fold=3, n_dev_speakers=1)
+    urdu = declaration("urdu", corpora["urdu"])
+    paths = prepare.prepare_emonet(urdu, str(tmp_path), fold=3)
     split = json.load(open(paths["split"]))
-    records = [dict(v, id=k) for part in ("train", "valid", "test")
-               for k, v in json.load(open(paths[part])).items()]
-    check_no_leakage(split, records)
-    assert split["name"] == "fold_3" and len(split["dev_speakers"]) == 1
+    parts = {part: [dict(v, id=k) for k, v in json.load(open(paths[part])).items()] for part in ("train", "valid", "test")}
+    speakers = {part: {r["speaker"] for r in records} for part, records in parts.items()}
+    assert not (speakers["train"] & speakers["valid"] or speakers["train"] & speakers["test"]
+                or speakers["valid"] & speakers["test"])  # speaker-independent
+    assert split["name"] == "fold_3" and len(split["dev_speakers"]) == 1 and split["speaker_independent"]
     assert json.load(open(paths["labels"])) == ["angry", "happy", "neutral", "sad"]
+    # the split file of the prep lists exactly the test manifest's wavs, relative to the corpus root
+    lists, meta = read_split_file(paths["split_urdu"])
+    assert sorted(lists["test"]) == sorted(r["rel_wav"] for r in parts["test"]) and meta["corpus"] == "urdu"
     stamp = os.path.getmtime(paths["train"])
-    prepare.prepare_emonet("urdu", corpora["urdu"], str(tmp_path), n_folds=4, fold=3, n_dev_speakers=1)
+    prepare.prepare_emonet(urdu, str(tmp_path), fold=3)
     assert os.path.getmtime(paths["train"]) == stamp  # same options: skipped
-    prepare.prepare_emonet("urdu", corpora["urdu"], str(tmp_path), n_folds=4, fold=2, n_dev_speakers=1)
+    prepare.prepare_emonet(urdu, str(tmp_path), fold=2)
     assert json.load(open(paths["split"]))["name"] == "fold_2"  # new fold: rebuilt
+    prepare.prepare_emonet(declaration("urdu", corpora["urdu"], k=3), str(tmp_path), fold=2)
+    assert json.load(open(paths["split"]))["n"] != split["n"]  # new declaration: rebuilt
     assert _snapshot(corpora["urdu"]) == before  # nothing written under the data folder
     with pytest.raises(EmoLobesError, match="inside the data folder"):
-        prepare.prepare_emonet("urdu", corpora["urdu"], os.path.join(corpora["urdu"], "prep"))
+        prepare.prepare_emonet(urdu, os.path.join(corpora["urdu"], "prep"))
+
+
+def test_paper_class_sets_and_declared_names(tmp_path):
+    decls = prepare.emonet_declarations({"calls": {"parser": "csv", "folder": "Calls", "emotions": ["angry", "sad"]}},
+                                        str(tmp_path), ["iemocap", "calls"], SPLIT)
+    assert decls["iemocap"].emotions == ["angry", "happy", "neutral", "sad"]  # Table 1: IEMOCAP (4 classes)
+    assert decls["iemocap"].merge == {"excited": "happy"} and decls["calls"].emotions == ["angry", "sad"]
+    assert decls["calls"].split == SPLIT and decls["calls"].options["corpus_name"] == "calls"
 
 
 def test_round_robin_takes_one_batch_of_each_corpus_in_turn(corpora, tmp_path):
@@ -91,8 +115,8 @@ def test_round_robin_takes_one_batch_of_each_corpus_in_turn(corpora, tmp_path):
                "eval_batch_size": 8, "num_workers": 0, "seed": 0}
     datasets = []
     for index, name in enumerate(("urdu", "emodb")):
-        paths = prepare.prepare_emonet(name, corpora[name], str(tmp_path / name), n_folds=4, n_dev_speakers=1)
-        corpus, _ = train.corpus_datasets(hparams, paths, corpora[name], index)
+        paths = prepare.prepare_emonet(declaration(name, corpora[name]), str(tmp_path / name))
+        corpus, _ = train.corpus_datasets(hparams, paths, {name: corpora[name]}, index)
         corpus["train"].set_output_keys(["id", "domain"])  # skip audio: only the order is checked
         datasets.append(corpus["train"])
     n_urdu_batches = -(-len(datasets[0]) // 40)
@@ -121,6 +145,10 @@ def test_scratch_writes_both_evaluation_points(scratch_run):
     assert results["best"]["test"]["ua"] == results["ua"]
     saved = torch.load(os.path.join(scratch_run, train.SHARED_MODEL_FILE), weights_only=False)
     assert saved["kind"] == train.SHARED_MODEL_KIND and saved["source_corpora"] == ["urdu"]
+    # the split is recorded and copied: every tested wav is in the copy's test list, which --split_file reads
+    assert results["split"]["urdu"]["speaker_independent"] and results["selection"] == "best dev UAR"
+    assert tested_wavs(scratch_run) == set(read_split_file(os.path.join(scratch_run, "splits", "urdu.json"))[0]["test"])
+    assert {p["corpus"] for p in results["predictions"]} == {"urdu"}
 
 
 def test_transfer_keeps_shared_parameters_bit_identical(scratch_run, corpora, tmp_path):
@@ -144,7 +172,7 @@ def test_transfer_without_pretrained_model_fails_in_one_line(corpora, tmp_path):
 
 def test_multidomain_round_robin_then_finetuning(corpora, tmp_path):
     out = str(tmp_path / "multi")
-    run_train("multidomain.yaml", "--corpora=[urdu, emodb]", f"--data_folders=[{corpora['urdu']}, {corpora['emodb']}]",
+    run_train("multidomain.yaml", "--corpus=[urdu, emodb]", f"--data_folder={corpora['root']}",
               f"--output_folder={out}", "--rounds_per_level=1", "--rounds_per_epoch=3", "--max_epochs=1", *TINY)
     pooled = json.load(open(os.path.join(out, "test_results.json")))
     assert set(pooled["corpora"]) == {"urdu", "emodb"} and len(pooled["labels"]) == 4 + 7
@@ -163,13 +191,13 @@ def test_multidomain_round_robin_then_finetuning(corpora, tmp_path):
 def test_egemaps_svm_baseline_on_synthetic_corpus(corpora, tmp_path, monkeypatch, capsys):
     egemaps_svm = _load("egemaps_svm")
     out = str(tmp_path / "svm")
-    egemaps_svm.main(["--corpus", "urdu", "--data_folder", corpora["urdu"], "--output_folder", out,
-                      "--n_folds", "4", "--n_dev_speakers", "1"])
+    egemaps_svm.main(["--corpus", "urdu", "--data_folder", corpora["urdu"], "--output_folder", out, "--k", "4"])
     results = json.load(open(os.path.join(out, "test_results.json")))
     assert results["c"] in egemaps_svm.C_GRID and len(results["dev_ua_by_c"]) == 10
     assert results["dev_ua"] == max(results["dev_ua_by_c"].values())
     assert results["labels"] == ["angry", "happy", "neutral", "sad"] and results["n"] == len(results["predictions"])
     assert "test UAR" in capsys.readouterr().out
+    assert tested_wavs(out) == set(read_split_file(os.path.join(out, "prep", "splits", "urdu.json"))[0]["test"])
     cached = glob.glob(os.path.join(out, "feature_cache", "opensmile*eGeMAPSv02*", "*", "*.npy"))
     assert len(cached) == results["n"] + sum(len(json.load(open(os.path.join(out, "prep", f"{part}.json"))))
                                              for part in ("train", "valid"))
@@ -193,14 +221,19 @@ def test_every_corpus_emotion_maps_to_arousal_and_valence():
 
 
 def test_aggregated_arousal_and_arousal_valence_domains(corpora, tmp_path):
-    folders = f"--data_folders=[{corpora['urdu']}, {corpora['emodb']}]"
+    folders = f"--data_folder={corpora['root']}"
     out4 = str(tmp_path / "arousal")
-    run_train("aggregated.yaml", "--target=arousal", "--corpora=[urdu, emodb]", folders, f"--output_folder={out4}",
+    run_train("aggregated.yaml", "--target=arousal", "--corpus=[urdu, emodb]", folders, f"--output_folder={out4}",
               "--max_epochs=1", *TINY)
     results = json.load(open(os.path.join(out4, "test_results.json")))
     assert results["labels"] == ["high", "low"] and results["corpus"] == "arousal"
+    assert set(results["split"]) == {"urdu", "emodb"} and sorted(os.listdir(os.path.join(out4, "splits"))) == [
+        "emodb.json", "urdu.json"]
+    for corpus in ("urdu", "emodb"):  # pooled predictions keep their corpus and their wav under its root
+        split_test = set(read_split_file(os.path.join(out4, "splits", f"{corpus}.json"))[0]["test"])
+        assert tested_wavs(out4, corpus) and tested_wavs(out4, corpus) <= split_test
     out5 = str(tmp_path / "a_plus_v")
-    run_train("arousal_valence.yaml", "--corpora=[urdu, emodb]", folders, f"--output_folder={out5}",
+    run_train("arousal_valence.yaml", "--corpus=[urdu, emodb]", folders, f"--output_folder={out5}",
               "--rounds_per_level=1", "--rounds_per_epoch=3", "--max_epochs=1", *TINY)
     pooled = json.load(open(os.path.join(out5, "test_results.json")))
     assert set(pooled["corpora"]) == {"arousal", "valence"}
@@ -233,3 +266,58 @@ def test_mcnemar_table_marks_significant_differences(scratch_run, tmp_path, caps
     with pytest.raises(SystemExit):
         mcnemar_table.main(["--baseline", f"urdu={scratch_run}", "--system", f"x:emodb={scratch_run}"])
     assert "has no baseline" in capsys.readouterr().err
+
+
+def test_two_csv_corpora_keep_their_own_prep_phases_checkpoints_and_results(corpora, tmp_path):
+    """GEMEP and MASC, both read by the csv parser, in one multi-domain run: everything is keyed by their names."""
+    out = tmp_path / "gemep_masc"
+    run_train("multidomain.yaml", "--corpus=[gemep, masc]", f"--data_folder={corpora['root']}",
+              "--corpora={gemep: {parser: csv, folder: GEMEP}, "
+              "masc: {parser: csv, folder: MASC, split: {method: speaker_kfold, k: 4, dev: none}}}",
+              f"--output_folder={out}", "--rounds_per_level=1", "--rounds_per_epoch=3", "--max_epochs=1",
+              "--no_dev_epochs_per_level=1", *TINY)
+    pooled = json.load(open(out / "test_results.json"))
+    assert set(pooled["corpora"]) == set(pooled["split"]) == {"gemep", "masc"}
+    for name in ("gemep", "masc"):
+        assert (out / "prep" / name / "train.json").is_file() and (out / "save" / f"finetune_{name}").is_dir()
+        results = json.load(open(out / name / "test_results.json"))
+        assert results["corpus"] == name and set(results["split"]) == {name}
+        # every prediction is an utterance of this corpus's own test manifest and split file, none of the other's
+        manifest = load_manifest(str(out / "prep" / name / "test.json"))
+        assert {p["corpus"] for p in results["predictions"]} == {name} and manifest
+        assert {p["id"] for p in results["predictions"]} == set(manifest)
+        assert all(manifest[p["id"]]["corpus"] == name and manifest[p["id"]]["rel_wav"] == p["wav"]
+                   and os.path.isfile(os.path.join(corpora[name], p["wav"])) for p in results["predictions"])
+        split_test = set(read_split_file(str(out / "splits" / f"{name}.json"))[0]["test"])
+        assert tested_wavs(out / name) == split_test == tested_wavs(out, corpus=name)
+    experiment = json.load(open(out / "experiment.json"))
+    assert [(d["name"], d["phase"]) for d in experiment["domains"]] == [("gemep", "finetune_gemep"),
+                                                                        ("masc", "finetune_masc")]
+    # MASC has no dev set: its fine-tuning ran the fixed epochs and tested the last one
+    masc = json.load(open(out / "masc" / "test_results.json"))
+    assert masc["selection"] == "last epoch (no dev set)" and masc["final"]["dev"] is None
+    assert masc["best_epoch"] == masc["final"]["test"]["epoch"] == 1 and pooled["split"]["masc"]["n"]["dev"] == 0
+    log = (out / "train_log.txt").read_text()
+    assert "phase: finetune_gemep, epoch: 1" in log and "phase: finetune_masc, epoch: 1" in log
+
+
+def test_scratch_on_a_split_file_tests_exactly_its_test_list(corpora, tmp_path):
+    """A hand-written split file (wav paths, no dev list entries: no dev set) decides what is tested."""
+    records = parse_corpus("urdu", corpora["urdu"]).records
+    test_speakers = sorted({r["speaker"] for r in records})[:2]
+    split = {"corpus": "urdu", "name": "by_hand",
+             "train": [r["wav"] for r in records if r["speaker"] not in test_speakers], "dev": [],
+             "test": [r["wav"] for r in records if r["speaker"] in test_speakers]}
+    split_file = tmp_path / "urdu_by_hand.json"
+    split_file.write_text(json.dumps(split))
+    out = tmp_path / "on_split_file"
+    tested = run_on_split_file("recipes/EmoNet/train.py", "recipes/EmoNet/hparams/scratch.yaml", split_file, out,
+                               [f"--data_folder={corpora['urdu']}", "--no_dev_epochs_per_level=2", "--lr_levels=[0.01]",
+                                *TINY])
+    assert tested == set(split["test"])
+    results = json.load(open(out / "test_results.json"))
+    assert results["split"]["urdu"]["name"] == "by_hand" and results["split"]["urdu"]["method"] == "file"
+    assert results["selection"] == "last epoch (no dev set)" and results["best_epoch"] == 2
+    # the run's copy of its split reads back as the same split
+    copy = read_split_file(str(out / "splits" / "urdu.json"))[0]
+    assert set(copy["test"]) == set(split["test"]) and set(copy["train"]) == set(split["train"]) and copy["dev"] == []

@@ -1,4 +1,6 @@
-"""EmotionEmbeddings recipe: paper splits, oversampling, the front-end cache, head routing, end-to-end runs."""
+"""EmotionEmbeddings recipe: the paper's declarations, oversampling, splits given and generated, the front-end cache,
+head routing, end-to-end runs, refusals of bad declarations."""
+import csv
 import json
 import os
 import shutil
@@ -13,19 +15,28 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from emo_lobes.data.corpora import parse_corpus
+from emo_lobes.data.splits import read_split_file
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.features.frontend_cache import CachedFrozenFrontend
+from emo_lobes.inference.classifier import EmotionClassifier
 from emo_lobes.lobes.ssl_frontend import SSLFrontend, write_tiny_wav2vec2
 from emo_lobes.data.synthetic import write_corpus
+from run_checks import assert_refused_in_one_line, folder_hash, refusal_outcomes
+
+from split_checks import split_file_wavs, tested_wavs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from tools.benchmarks._common import load_recipe_modules  # noqa: E402
 
 RECIPE = os.path.join(ROOT, "recipes", "EmotionEmbeddings")
-#: Synthetic RAVDESS has actors 01-08 only: the quick split uses speakers that exist.
-QUICK_SPLITS = {"ravdess": {"dev": ["ravdess_06"], "test": ["ravdess_07", "ravdess_08"]}}
+#: Synthetic RAVDESS has actors 01-08 only: the quick split names speakers that exist (same form as the paper's).
+QUICK_RAVDESS = {"ravdess": {"split": {"dev_speakers": ["ravdess_06"], "test_speakers": ["ravdess_07", "ravdess_08"]}}}
 SUBPROCESS_ENV = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+TRAIN = [sys.executable, os.path.join(RECIPE, "train.py")]
+MFB_SINGLE = os.path.join(RECIPE, "hparams", "single_corpus_mfb.yaml")
+TINY_MFB = ["--hidden_size=8", "--batch_size=16", "--noprogressbar", "--device=cpu"]
 
 
 def load_recipe_module(name):
@@ -69,9 +80,10 @@ def load_hparams(yaml_name, overrides):
 
 def test_prepare_paper_splits_and_oversampling(data_root, tmp_path, train_module):
     before = listing(data_root)
-    splits = dict(load_recipe_module("prepare").PAPER_SPLITS, **QUICK_SPLITS)
-    save = str(tmp_path / "prep")
-    paths = train_module.prepare_emotion_embeddings(data_root, save, splits=splits, seed=0)
+    hparams = load_hparams("multi_corpus_mfb.yaml", {"data_folder": data_root, "corpora": QUICK_RAVDESS,
+                                                     "output_folder": str(tmp_path / "run")})
+    options = train_module.prep_options(hparams)
+    paths = train_module.prepare_emotion_embeddings(**options)
     split = json.load(open(paths["split"]))
     assert split["cafe"]["dev_speakers"] == ["cafe_09", "cafe_10"]
     assert split["cafe"]["test_speakers"] == ["cafe_11", "cafe_12"]
@@ -79,11 +91,13 @@ def test_prepare_paper_splits_and_oversampling(data_root, tmp_path, train_module
     assert split["emodb"]["test_speakers"] == ["emodb_15", "emodb_16"]
     assert split["gemep"]["dev_speakers"] == ["gemep_05", "gemep_09"]
     assert split["gemep"]["test_speakers"] == ["gemep_08", "gemep_10"]
+    assert all(info["method"] == "speakers" and info["speaker_independent"] for info in split.values())
     train = {c: json.load(open(p)) for c, p in paths["train"].items()}
     valid = {c: json.load(open(p)) for c, p in paths["valid"].items()}
-    originals = {c: split[c]["summary"]["train"]["n_utterances"] for c in train}
+    originals = {c: split[c]["n"]["train"] for c in train}
     assert len({len(m) for m in train.values()}) == 1 and len(next(iter(train.values()))) == max(originals.values())
-    assert len({len(m) for m in valid.values()}) == 1
+    assert len({len(m) for m in valid.values()}) == 1 and len(next(iter(valid.values()))) == max(
+        split[c]["n"]["dev"] for c in valid)
     for corpus, manifest in train.items():  # every original kept once; copies point at originals of their corpus
         sources = [entry["source_id"] for entry in manifest.values()]
         assert len({utt for utt, entry in manifest.items() if entry["source_id"] == utt}) == originals[corpus]
@@ -91,33 +105,149 @@ def test_prepare_paper_splits_and_oversampling(data_root, tmp_path, train_module
     for corpus, path in paths["test"].items():
         test = json.load(open(path))
         assert all("#copy" not in utt for utt in test)
-        assert len(test) == split[corpus]["summary"]["test"]["n_utterances"]
+        assert len(test) == split[corpus]["n"]["test"]
+        written = read_split_file(str(tmp_path / "run" / "splits" / f"{corpus}.json"))[0]  # the run's split copy
+        assert sorted(written["test"]) == sorted(entry["rel_wav"] for entry in test.values())
     labels = json.load(open(paths["labels"]))
     assert len(labels["gemep"]) == 12 and labels["emodb"]["A"] == "fear" and labels["cafe"]["Joie"] == "happy"
+    assert labels["ravdess"]["05"] == "angry" and labels["gemep"]["worry"] == "worry"
     stamp = os.path.getmtime(paths["train"]["cafe"])
-    train_module.prepare_emotion_embeddings(data_root, save, splits=splits, seed=0)
+    train_module.prepare_emotion_embeddings(**options)
     assert os.path.getmtime(paths["train"]["cafe"]) == stamp  # same options: skipped
-    train_module.prepare_emotion_embeddings(data_root, save, splits=splits, seed=1)
+    train_module.prepare_emotion_embeddings(**dict(options, seed=1))
     assert os.path.getmtime(paths["train"]["cafe"]) != stamp  # other seed: rebuilt
     assert listing(data_root) == before  # the data folder is never written
 
 
-def test_split_options_and_bad_splits(data_root, tmp_path, train_module):
-    prepare = train_module.prepare_emotion_embeddings
+def test_declared_and_replaced_splits(data_root, tmp_path, train_module):
+    prepare, declare = train_module.prepare_emotion_embeddings, train_module.run_declarations
+    corpora = load_hparams("multi_corpus_mfb.yaml", {"data_folder": data_root})["corpora"]
     with pytest.raises(EmoLobesError, match="ravdess_19"):  # the paper's RAVDESS actors are absent here
-        prepare(data_root, str(tmp_path / "paper"), train_corpora=["ravdess"])
-    paths = prepare(data_root, str(tmp_path / "loso"), train_corpora=["emodb", "cafe"], loso=True, fold=3)
-    split = json.load(open(paths["split"]))
-    assert split["emodb"]["test_speakers"] == ["emodb_09"] and split["cafe"]["test_speakers"] == ["cafe_03"]
-    assert len(split["emodb"]["dev_speakers"]) == 1
-    paths = prepare(data_root, str(tmp_path / "kfold"), train_corpora=["cafe"], fold=2,
-                    splits={"cafe": {"method": "kfold", "k": 4, "n_dev": 2}})
-    split = json.load(open(paths["split"]))["cafe"]
-    assert len(split["test_speakers"]) == 3 and len(split["dev_speakers"]) == 2 and len(split["train_speakers"]) == 7
-    folds = [json.load(open(prepare(data_root, str(tmp_path / f"next{f}"), train_corpora=["cafe"], fold=f,
-                                    splits={"cafe": {"method": "kfold", "k": 4}})["split"]))["cafe"] for f in (1, 2)]
-    assert folds[0]["dev_speakers"] == folds[1]["test_speakers"]  # without n_dev: dev is the next fold
-    assert len(folds[0]["train_speakers"]) == 6
+        prepare(declare(corpora, data_root, ["ravdess"]), str(tmp_path / "paper"), ["ravdess"])
+    loso = declare(corpora, data_root, ["emodb"], split={"method": "loso", "dev": "none"})  # Table II's LOSO row
+    paths = prepare(loso, str(tmp_path / "loso"), ["emodb"], fold=3)
+    split = json.load(open(paths["split"]))["emodb"]
+    assert split["test_speakers"] == ["emodb_09"] and split["dev_speakers"] == [] and split["n"]["dev"] == 0
+    assert json.load(open(paths["valid"]["emodb"])) == {}  # dev: none
+    with pytest.raises(EmoLobesError, match="emodb have a dev set but cafe have none"):
+        mixed = declare(dict(corpora, cafe=dict(corpora["cafe"], split={"method": "loso", "dev": "none"})),
+                        data_root, ["emodb", "cafe"])
+        prepare(mixed, str(tmp_path / "mixed"), ["emodb", "cafe"])
+    with pytest.raises(EmoLobesError, match="--split_file is for single-corpus runs"):
+        declare(corpora, data_root, ["emodb", "cafe"], split_file=str(tmp_path / "s.json"))
+
+
+def gemep_without_emotion_column(data_root, folder):
+    """A copy of the synthetic GEMEP whose metadata.csv has GEMEP's codes as labels and no ``emotion`` column."""
+    shutil.copytree(os.path.join(data_root, "GEMEP"), os.path.join(folder, "GEMEP"))
+    path = os.path.join(folder, "GEMEP", "metadata.csv")
+    with open(path, newline="", encoding="utf-8") as fin:
+        rows = list(csv.DictReader(fin))
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, [c for c in rows[0] if c != "emotion"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return folder
+
+
+def emodb_split_file(data_root, path):
+    """A split file of the synthetic EmoDB in wav paths: test speakers 03 and 08, dev 09, the others train."""
+    records = parse_corpus("emodb", os.path.join(data_root, "EmoDB")).records
+    part = {"emodb_03": "test", "emodb_08": "test", "emodb_09": "dev"}
+    lists = {"train": [], "dev": [], "test": []}
+    for record in records:
+        lists[part.get(record["speaker"], "train")].append(record["wav"])
+    with open(path, "w", encoding="utf-8") as out:
+        json.dump(lists, out)
+    return lists
+
+
+@pytest.fixture(scope="module")
+def command_line_runs(data_root, tmp_path_factory):
+    """Tiny single-corpus log-mel runs and refusals, started at once: ``{case: (return code, stderr, unchanged)}``
+    plus their output folders and the split file given."""
+    work = tmp_path_factory.mktemp("ee_cli")
+    other = work / "other_data"
+    write_corpus("emovo", str(other), seed=0)
+    write_corpus("urdu", str(other), seed=0)
+    gemep_codes = gemep_without_emotion_column(data_root, str(work / "gemep_codes"))
+    split_lists = emodb_split_file(data_root, str(work / "emodb_split.json"))
+    cases = {
+        # the short form: data_folder is the corpus root, the split a file of wav paths
+        "split_file": ([f"--data_folder={data_root}/EmoDB", "--corpus=emodb",
+                        f"--split_file={work / 'emodb_split.json'}", "--number_of_epochs=1"], None),
+        # Table II's LOSO row, no dev set: 2 epochs, the last tested
+        "loso_no_dev": ([f"--data_folder={data_root}", "--corpus=emodb", "--split={method: loso, dev: none}",
+                         "--fold=3", "--number_of_epochs=2"], None),
+        # a corpus emo_lobes parses, never declared in the hparams
+        "emovo": ([f"--data_folder={other}/EMOVO", "--corpus=emovo", "--number_of_epochs=1"], None),
+        "gemep_codes_without_emotions": ([f"--data_folder={gemep_codes}", "--corpus=gemep", "--number_of_epochs=1"],
+                                         gemep_codes),
+        # the hparams' URDU split is a method; speaker lists merged into it mix two forms
+        "mixed_split_override": ([f"--data_folder={other}", "--corpus=urdu", "--number_of_epochs=1",
+                                  "--corpora={urdu: {split: {dev_speakers: [urdu_SF1], test_speakers: [urdu_SF3]}}}"],
+                                 str(other)),
+    }
+    hashes = {case: folder_hash(folder) for case, (_, folder) in cases.items() if folder}
+    started = {case: subprocess.Popen(TRAIN + [MFB_SINGLE, *args, *TINY_MFB, f"--output_folder={work / case}",
+                                               f"--feature_cache_dir={work / 'cache'}"],
+                                      cwd=ROOT, env=SUBPROCESS_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True)
+               for case, (args, _) in cases.items()}
+    return {"outcomes": refusal_outcomes(started, cases, hashes), "work": work, "split_lists": split_lists}
+
+
+def finished(runs, case):
+    returncode, stderr, _ = runs["outcomes"][case]
+    assert returncode == 0, stderr[-3000:]
+    folder = runs["work"] / case
+    return folder, json.loads((folder / "test_results.json").read_text())
+
+
+def test_a_split_file_run_tests_exactly_the_files_test_set(command_line_runs):
+    folder, results = finished(command_line_runs, "split_file")
+    given = command_line_runs["split_lists"]
+    assert tested_wavs(folder, corpus="emodb") == split_file_wavs(command_line_runs["work"] / "emodb_split.json")
+    assert tested_wavs(folder) == set(given["test"])
+    assert all({"id", "wav", "corpus"} <= set(p) for p in results["predictions"])
+    assert results["split"]["emodb"]["method"] == "file" and results["split"]["emodb"]["test_speakers"] == [
+        "emodb_03", "emodb_08"]
+    copy = read_split_file(str(folder / "splits" / "emodb.json"))[0]  # the run's copy reads back as the same split
+    assert {part: sorted(copy[part]) for part in copy} == {part: sorted(given[part]) for part in given}
+    assert results["tested_checkpoint"] == "best dev UAR"
+
+
+def test_dev_none_trains_every_epoch_and_tests_the_last(command_line_runs):
+    folder, results = finished(command_line_runs, "loso_no_dev")
+    log = (folder / "train_log.txt").read_text().splitlines()
+    assert [line.split(" - ")[0] for line in log] == ["epoch: 1", "epoch: 2", "Epoch loaded: 2"]
+    assert "valid" not in " ".join(log)
+    assert results["tested_checkpoint"] == "last epoch (no dev set)" and results["checkpoint_key"] == "epoch"
+    assert results["split"]["emodb"]["test_speakers"] == ["emodb_09"] and results["split"]["emodb"]["n"]["dev"] == 0
+    assert {p["wav"].split("/")[-1][:2] for p in results["predictions"]} == {"09"}
+    classifier = EmotionClassifier.from_experiment(str(folder))  # the adapter loads the tested (last) checkpoint
+    assert classifier.labels == ["A", "E", "F", "L", "N", "T", "W"]
+
+
+def test_a_corpus_without_declaration_runs(command_line_runs):
+    folder, results = finished(command_line_runs, "emovo")
+    assert results["train_corpora"] == ["emovo"] and results["split"]["emovo"]["method"] == "speaker_kfold"
+    assert results["labels"] == sorted(["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"])
+    assert (folder / "splits" / "emovo.json").is_file()
+
+
+REFUSED = {
+    "gemep_codes_without_emotions": r"error: corpus gemep has no utterance of the asked classes 'amusement', "
+                                    r"'despair', 'interest', 'irritation', 'pleasure', 'pride', 'relief', 'worry' "
+                                    r"\(it has .*\)\. Fix: ",
+    "mixed_split_override": r"error: split of urdu mixes method 'holdout' and dev_speakers/test_speakers .*Fix: give "
+                            r"one form",
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_bad_declarations_are_refused_in_one_line(command_line_runs, case):
+    assert_refused_in_one_line(command_line_runs["outcomes"][case], REFUSED[case])
 
 
 def test_second_epoch_never_calls_the_frontend(data_root, tiny_model, tmp_path, train_module):
@@ -125,8 +255,7 @@ def test_second_epoch_never_calls_the_frontend(data_root, tiny_model, tmp_path, 
         "data_folder": data_root, "corpus": "emodb", "eval_corpora": ["emodb"], "ssl_source": tiny_model,
         "output_folder": str(tmp_path / "run"), "feature_cache_dir": str(tmp_path / "cache"), "number_of_epochs": 1,
         "batch_size": 16})
-    paths = train_module.prepare_emotion_embeddings(data_root, hparams["prep_folder"], corpora=hparams["corpora"],
-                                                    train_corpora=["emodb"], eval_corpora=["emodb"])
+    paths = train_module.prepare_emotion_embeddings(**train_module.prep_options(hparams))
     labels = {c: sorted(t) for c, t in json.load(open(paths["labels"])).items()}
     datasets = train_module.dataio_prep(hparams, paths, labels)
     brain = train_module.build_brain(hparams, {"device": "cpu", "noprogressbar": True}, labels)
@@ -167,8 +296,7 @@ def test_batch_of_one_corpus_leaves_other_heads_without_gradient(data_root, tiny
     hparams = load_hparams("multi_corpus_w2v2.yaml", {
         "data_folder": data_root, "train_corpora": ["cafe", "emodb"], "ssl_source": tiny_model,
         "output_folder": str(tmp_path / "run"), "feature_cache_dir": str(tmp_path / "cache")})
-    paths = train_module.prepare_emotion_embeddings(data_root, hparams["prep_folder"], corpora=hparams["corpora"],
-                                                    train_corpora=["cafe", "emodb"])
+    paths = train_module.prepare_emotion_embeddings(**train_module.prep_options(hparams))
     labels = {c: sorted(t) for c, t in json.load(open(paths["labels"])).items()}
     datasets = train_module.dataio_prep(hparams, paths, labels)
     brain = train_module.build_brain(hparams, {"device": "cpu"}, labels)
@@ -197,7 +325,13 @@ def test_multi_corpus_run_tables_and_figures(data_root, tiny_model, tmp_path):
     assert {(p["source"], p["head"]) for p in results["cross_corpus"]["pairs"]} == {
         ("cafe", "cafe"), ("cafe", "gemep"), ("gemep", "cafe"), ("gemep", "gemep")}
     assert all(set(p["heads"]) == {"cafe", "gemep"} for p in results["predictions"])
-    assert len(results["predictions"]) == 26 + 31  # CaFE actors 11-12, GEMEP actors 8 and 10
+    assert len(results["predictions"]) == 26 + 31  # CaFE actors 11-12, GEMEP actors 8 and 10 (all 12 classes)
+    assert results["label_emotions"]["gemep"]["pride"] == "pride"
+    assert len(results["per_corpus"]["gemep"]["labels"]) == 12
+    for corpus in ("cafe", "gemep"):  # predictions carry the corpus's own ids and wavs, as the split copies list them
+        mine = [p for p in results["predictions"] if p["corpus"] == corpus]
+        written = json.load(open(os.path.join(out, "splits", f"{corpus}.json")))
+        assert sorted(p["wav"] for p in mine) == sorted(written["test"]) and all("/" not in p["id"] for p in mine)
     embeddings = np.load(os.path.join(out, "embeddings.npz"))
     assert embeddings["embedding"].shape == (57, 64)
 

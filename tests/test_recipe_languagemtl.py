@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 import speechbrain as sb
@@ -14,12 +15,15 @@ from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.epoch_loop import EpochCounter
 
 from emo_lobes.data.corpora import parse_corpus
+from emo_lobes.data.declarations import read_corpus
+from emo_lobes.data.splits import read_split_file
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.lobes.lstm_classifier import LSTMClassifier
 from emo_lobes.data.synthetic import write_corpus
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from split_checks import run_on_split_file, split_file_wavs, tested_wavs  # noqa: E402
 from tools.benchmarks._common import load_recipe_modules  # noqa: E402
 
 RECIPE = os.path.join(ROOT, "recipes", "LanguageMTL")
@@ -32,10 +36,11 @@ prepare, train, svm_baselines, make_tables = load_recipe_modules("LanguageMTL", 
                                                                  "make_tables")
 
 
+
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("languagemtl_data")
-    for corpus in CORPORA:
+    for corpus in CORPORA + ("ravdess", "baved"):
         write_corpus(corpus, str(root))
     return str(root)
 
@@ -45,76 +50,106 @@ def workdir(tmp_path_factory):
     return tmp_path_factory.mktemp("languagemtl_runs")
 
 
-def parsed(corpus, data_root):
-    spec = prepare.CORPORA[corpus]
-    return parse_corpus(spec["parser"], os.path.join(data_root, spec["folder"]), **spec["options"]).records
+@pytest.fixture(scope="module")
+def declared(data_root, workdir):
+    """The ``corpora`` of multitask.yaml (the paper's five corpora and splits), as train.py reads them."""
+    with open(os.path.join(RECIPE, "hparams", "multitask.yaml"), encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, {"data_folder": data_root, "hidden_size": 4,
+                                            "output_folder": str(workdir / "declared")})
+    return hparams
+
+
+def five_classes(corpus, data_root, declared, **declaration):
+    """A corpus's records after the recipe's class selection, and the classes it dropped."""
+    corpora = dict(declared["corpora"])
+    if declaration:
+        corpora[corpus] = dict(corpora.get(corpus, {}), **declaration)
+    decl = prepare.recipe_declarations(corpora, data_root, [corpus], default_split=declared["default_split"])[corpus]
+    dropped = Counter()
+    records, _, _ = read_corpus(decl, prepare.five_class_filter(decl, dropped))
+    return records, dropped
 
 
 # Each corpus's own labels -> the recipe's five classes (everything else dropped).
 EXPECTED_MAPPING = {
-    "emodb": {"W": "anger", "F": "happy", "T": "sad", "A": "fear", "N": "neutral"},
-    "savee": {"a": "anger", "h": "happy", "sa": "sad", "f": "fear", "n": "neutral"},
-    "emovo": {"rab": "anger", "gio": "happy", "tri": "sad", "pau": "fear", "neu": "neutral"},
-    "masc": {"anger": "anger", "elation": "happy", "sadness": "sad", "panic": "fear", "neutral": "neutral"},
-    "iemocap": {"ang": "anger", "hap": "happy", "sad": "sad", "fea": "fear", "neu": "neutral"},
-    "urdu": {"A": "anger", "H": "happy", "S": "sad", "N": "neutral"},
+    "emodb": {"W": "angry", "F": "happy", "T": "sad", "A": "fear", "N": "neutral"},
+    "savee": {"a": "angry", "h": "happy", "sa": "sad", "f": "fear", "n": "neutral"},
+    "emovo": {"rab": "angry", "gio": "happy", "tri": "sad", "pau": "fear", "neu": "neutral"},
+    "masc": {"anger": "angry", "elation": "happy", "sadness": "sad", "panic": "fear", "neutral": "neutral"},
+    "iemocap": {"ang": "angry", "hap": "happy", "sad": "sad", "fea": "fear", "neu": "neutral"},
+    "urdu": {"A": "angry", "H": "happy", "S": "sad", "N": "neutral"},
+    "ravdess": {"05": "angry", "03": "happy", "04": "sad", "06": "fear", "01": "neutral"},
 }
 EXPECTED_DROPPED = {
     "emodb": {"boredom", "disgust"}, "savee": {"disgust", "surprise"}, "emovo": {"disgust", "surprise"},
     "masc": set(), "iemocap": {"excited", "frustration", "surprise", "disgust", "other", "undecided"}, "urdu": set(),
+    "ravdess": {"calm", "disgust", "surprise"},
 }
-LANGUAGES = {"emodb": "de", "savee": "en", "emovo": "it", "masc": "zh", "iemocap": "en", "urdu": "ur"}
+LANGUAGES = {"emodb": "de", "savee": "en", "emovo": "it", "masc": "zh", "iemocap": "en", "urdu": "ur", "ravdess": "en"}
 
 
-@pytest.mark.parametrize("corpus", CORPORA)
-def test_label_mapping_per_corpus(corpus, data_root):
-    records = parsed(corpus, data_root)
-    kept, dropped = prepare.five_class_records(records, corpus)
+@pytest.mark.parametrize("corpus", CORPORA + ("ravdess",))
+def test_five_classes_where_each_corpus_has_them(corpus, data_root, declared):
+    records, dropped = five_classes(corpus, data_root, declared)
     mapping = {}
-    for record in kept:
+    for record in records:
         assert mapping.setdefault(record["label"], record["emotion"]) == record["emotion"]
     assert mapping == EXPECTED_MAPPING[corpus]
     assert set(dropped) == EXPECTED_DROPPED[corpus]
-    assert len(kept) + sum(dropped.values()) == len(records)
-    assert {r["language"] for r in kept} == {LANGUAGES[corpus]} and {r["corpus"] for r in kept} == {corpus}
-    assert all(r["id"].startswith(f"{corpus}_") for r in kept)
+    assert {r["language"] for r in records} == {LANGUAGES[corpus]} and {r["corpus"] for r in records} == {corpus}
 
 
-def test_iemocap_excited_merges_into_happy_only_when_asked(data_root):
-    records = parsed("iemocap", data_root)
-    default, _ = prepare.five_class_records(records, "iemocap")
-    merged, dropped = prepare.five_class_records(records, "iemocap", merge_excited=True)
-    n_excited = sum(r["emotion"] == "excited" for r in records)
+def test_iemocap_excited_merges_into_happy_only_when_asked(data_root, declared):
+    default, _ = five_classes("iemocap", data_root, declared)
+    merged, dropped = five_classes("iemocap", data_root, declared, merge={"excited": "happy"})
+    parsed = parse_corpus("iemocap", os.path.join(data_root, "IEMOCAP_full_release")).records
+    n_excited = sum(r["emotion"] == "excited" for r in parsed)
     assert n_excited > 0 and "excited" not in dropped
     assert sum(r["emotion"] == "happy" for r in merged) == sum(r["emotion"] == "happy" for r in default) + n_excited
 
 
-def test_held_out_speakers_per_corpus_and_rotation(data_root, workdir):
-    folders = {c: os.path.join(data_root, prepare.CORPORA[c]["folder"]) for c in CORPORA}
-    save = str(workdir / "prep_holdout")
-    paths = prepare.prepare_language_mtl(folders, save)
-    for corpus in CORPORA:
-        split = json.load(open(os.path.join(save, corpus, "split.json")))
+def test_paper_split_per_corpus_and_prep_is_idempotent(data_root, declared, workdir):
+    names = list(CORPORA)  # the paper's five (declared) and URDU (the recipe's default split)
+    decls = prepare.recipe_declarations(declared["corpora"], data_root, names, default_split=declared["default_split"])
+    save, run = str(workdir / "prep_holdout"), str(workdir / "prep_run")
+    paths = prepare.prepare_language_mtl(decls, save, output_folder=run)
+    for corpus in names:
+        split = prepare.read_corpus_info(save, corpus)["split"]
         n_test = 2 if corpus in ("masc", "iemocap", "urdu") else 1
-        assert len(split["test_speakers"]) == n_test and len(split["dev_speakers"]) == 1
+        assert len(split["test_speakers"]) >= n_test and len(split["dev_speakers"]) == 1  # test draws cover classes
+        if corpus != "urdu":
+            assert len(split["test_speakers"]) == n_test  # acted corpora: every speaker has every class
         speakers = {part: set(split[f"{part}_speakers"]) for part in ("train", "dev", "test")}
         assert not (speakers["train"] & speakers["test"]) and not (speakers["dev"] & speakers["test"])
         test = json.load(open(paths[corpus]["test"]))
         assert {entry["speaker"] for entry in test.values()} == speakers["test"]
-    savee = [r for r in parsed("savee", data_root)]
-    kept, _ = prepare.five_class_records(savee, "savee")
-    tested = [prepare.corpus_split(kept, 1, split="loso", fold=k)[0]["test_speakers"][0] for k in range(1, 5)]
-    assert sorted(tested) == sorted({r["speaker"] for r in kept})  # LOSO: each speaker tested once
+        assert {entry["rel_wav"] for entry in test.values()} == set(read_split_file(
+            os.path.join(run, "splits", f"{corpus}.json"))[0]["test"])
+    assert prepare.read_corpus_info(save, "urdu")["missing_classes"] == ["fear"]
+    mtimes = {path: os.stat(path).st_mtime_ns for parts in paths.values() for path in parts.values()}
+    prepare.prepare_language_mtl(decls, save, output_folder=run)  # same options: nothing rewritten
+    assert {path: os.stat(path).st_mtime_ns for path in mtimes} == mtimes
 
 
-def test_prep_refuses_bad_input(data_root, workdir):
-    folder = os.path.join(data_root, "EmoDB")
-    with pytest.raises(EmoLobesError, match="unknown corpus"):
-        prepare.prepare_language_mtl({"klingon": folder}, str(workdir / "p"))
+def test_prep_refuses_bad_input(data_root, declared, workdir):
+    def declare(corpus, **declaration):
+        return prepare.recipe_declarations({corpus: declaration} if declaration else {}, data_root, [corpus],
+                                           default_split=declared["default_split"])
+    with pytest.raises(EmoLobesError, match="corpus 'klingon' is neither declared"):
+        declare("klingon")
+    emodb = declare("emodb")
     with pytest.raises(EmoLobesError, match="inside the data folder"):
-        prepare.prepare_language_mtl({"emodb": folder}, os.path.join(folder, "prep"))
-    with pytest.raises(EmoLobesError, match="unknown split"):
-        prepare.prepare_language_mtl({"emodb": folder}, str(workdir / "p2"), split="random")
+        prepare.prepare_language_mtl(emodb, os.path.join(data_root, "EmoDB", "prep"))
+    with pytest.raises(EmoLobesError, match=r"corpus baved is labelled high, low, neutral \(arousal levels, not "
+                                            r"emotion categories\): it has 1 of LanguageMTL's five emotions"):
+        prepare.prepare_language_mtl(declare("baved"), str(workdir / "p_baved"))
+    # a class list the user gives: a class the corpus lacks, or one outside the five, is an error
+    with pytest.raises(EmoLobesError, match="corpus urdu has no utterance of the asked class 'fear'"):
+        prepare.prepare_language_mtl(declare("urdu", emotions=["fear", "sad", "angry"]), str(workdir / "p_urdu"))
+    with pytest.raises(EmoLobesError, match="corpora.emodb.emotions lists disgust, not among LanguageMTL's five"):
+        declare("emodb", emotions=["disgust", "sad"])
+    chosen = prepare.prepare_language_mtl(declare("emodb", emotions=["sad", "angry"]), str(workdir / "p_two"))
+    assert {e["emotion"] for e in json.load(open(chosen["emodb"]["train"])).values()} == {"sad", "angry"}
 
 
 def _mtl_brain(task, language_weight):
@@ -216,13 +251,16 @@ def test_single_corpus_lstm_with_paper_padding(data_root, workdir):
     run_recipe(["recipes/LanguageMTL/hparams/single_corpus.yaml", "--corpus=emodb", "--use_lengths=False"]
                + _common(data_root, workdir, "single_emodb"))
     result = json.load(open(workdir / "single_emodb" / "test_results.json"))
-    assert result["labels"] == ["happy", "sad", "fear", "anger", "neutral"] and result["n"] == 10
+    assert result["labels"] == ["happy", "sad", "fear", "angry", "neutral"] and result["n"] == 10
+    assert all(set(prediction) >= {"id", "wav", "corpus"} for prediction in result["predictions"])
+    assert result["split"]["emodb"]["speaker_independent"] and result["split"]["emodb"]["n"]["test"] == 10
 
 
 def test_cross_corpus_from_the_recipe_folder_and_cached_baselines(data_root, workdir):
     run_recipe(["hparams/cross_corpus.yaml"] + _common(data_root, workdir, "cross"), cwd=RECIPE, script="train.py")
     pooled = json.load(open(workdir / "cross" / "test_results.json"))
     assert set(pooled["per_corpus"]["test"]) == {"iemocap", "emovo", "savee", "emodb"}
+    assert set(pooled["split"]) == {"iemocap", "emovo", "savee", "emodb"}
     overrides = {"data_folder": data_root, "output_folder": str(workdir / "cross"),
                  "feature_cache_folder": str(workdir / "feature_cache"),
                  "baseline_output_folder": str(workdir / "cross_svc"), "baseline_c_grid": [1.0]}
@@ -231,27 +269,95 @@ def test_cross_corpus_from_the_recipe_folder_and_cached_baselines(data_root, wor
     first = svm_baselines.run_baselines(hparams)  # IS09 already cached by the LSTM run above
     cache_files = glob.glob(str(workdir / "feature_cache" / "opensmile*" / "*" / "*.npy"))
     mtimes = {path: os.stat(path).st_mtime_ns for path in cache_files}
-    second = svm_baselines.run_baselines(hparams)
+    second = svm_baselines.run_baselines(dict(hparams, skip_prep=True))  # the run's manifests as they are
     assert first["cache"]["computed"] == 0 and second["cache"]["computed"] == 0
     assert second["cache"]["loaded"] > 0 and first["svc"] == second["svc"]
     assert {path: os.stat(path).st_mtime_ns for path in cache_files} == mtimes
     result = json.load(open(workdir / "cross_svc" / "svc" / "savee" / "test_results.json"))
     assert result["row"] == "IS09 + SVC" and result["table"] == "5" and result["C"] == 1.0
+    assert not (workdir / "cross_svc" / "prep").exists()  # the LSTM run's prep and split, not a second one
+    for corpus in ("iemocap", "savee"):
+        assert tested_wavs(str(workdir / "cross_svc" / "svc"), corpus) == tested_wavs(str(workdir / "cross"), corpus)
+    assert os.path.isfile(workdir / "cross_svc" / "splits" / "emodb.json")
     tables = make_tables.make_all_tables(str(workdir))
     assert "Parry et al. (2019), 4 classes" in tables and "IS09 + SVC" in tables
 
 
 def test_single_corpus_baselines_compute_features_once(data_root, workdir):
     overrides = {"data_folder": data_root, "corpus": "savee", "feature_cache_folder": str(workdir / "cache_baselines"),
-                 "baseline_output_folder": str(workdir / "savee_baselines"), "baseline_c_grid": [0.1, 1.0],
-                 "baseline_feature_set": "eGeMAPSv02", "baseline_classifiers": ["linear_svc", "logreg"]}
+                 "output_folder": str(workdir / "savee_run"), "baseline_output_folder": str(workdir / "savee_baselines"),
+                 "baseline_c_grid": [0.1, 1.0], "baseline_feature_set": "eGeMAPSv02",
+                 "baseline_classifiers": ["linear_svc", "logreg"]}
     with open(os.path.join(RECIPE, "hparams", "single_corpus.yaml"), encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     first = svm_baselines.run_baselines(hparams)
     second = svm_baselines.run_baselines(hparams)
-    n_utterances = sum(len(json.load(open(p))) for p in glob.glob(str(workdir / "savee_baselines" / "prep" / "savee" / "*.json"))
-                       if not p.endswith(("split.json", "prep_options.json")))
+    n_utterances = sum(len(json.load(open(workdir / "savee_run" / "prep" / "savee" / f"{part}.json")))
+                       for part in ("train", "valid", "test"))
     assert first["cache"]["computed"] == n_utterances == second["cache"]["loaded"] and second["cache"]["computed"] == 0
     for name in ("linear_svc", "logreg"):
         result = json.load(open(workdir / "savee_baselines" / name / "savee" / "test_results.json"))
         assert result["table"] == "2" and result["features"] == "eGeMAPSv02" and result["C"] in (0.1, 1.0)
+        assert result["split"]["savee"]["n"]["dev"] > 0
+
+
+def test_ravdess_without_declaration_and_without_dev_set(data_root, workdir):
+    """--corpus=ravdess from its own root, no declaration; dev: none trains number_of_epochs and tests the last."""
+    out = workdir / "ravdess_nodev"
+    run_recipe(["recipes/LanguageMTL/hparams/single_corpus.yaml", "--corpus=ravdess", "--n_dev_speakers=0",
+                f"--data_folder={os.path.join(data_root, 'RAVDESS')}", f"--output_folder={out}",
+                f"--feature_cache_folder={workdir / 'feature_cache'}",
+                *[arg for arg in TINY if not arg.startswith("--number_of_epochs")], "--number_of_epochs=3"])
+    log = (out / "train_log.txt").read_text().splitlines()
+    assert [line.split(",")[0] for line in log[:3]] == ["epoch: 1", "epoch: 2", "epoch: 3"]
+    assert all("valid" not in line for line in log) and "epoch loaded: 3" in log[-1]  # the last epoch tested
+    checkpoints = glob.glob(str(out / "save" / "CKPT*"))
+    assert len(checkpoints) == 1
+    result = json.load(open(out / "test_results.json"))
+    assert result["split"]["ravdess"]["n"]["dev"] == 0 and {p["corpus"] for p in result["predictions"]} == {"ravdess"}
+    assert set(result["labels"]) == {"happy", "sad", "fear", "angry", "neutral"}
+    assert split_file_wavs(out / "splits" / "ravdess.json", "dev") == set()
+    assert split_file_wavs(out / "splits" / "ravdess.json") == tested_wavs(out)
+    # the baselines read this run's manifests (--skip_prep=True) and refuse to choose C with no dev set
+    overrides = {"data_folder": os.path.join(data_root, "RAVDESS"), "corpus": "ravdess", "n_dev_speakers": 0,
+                 "output_folder": str(out), "skip_prep": True, "feature_cache_folder": str(workdir / "feature_cache"),
+                 "baseline_output_folder": str(workdir / "ravdess_baselines"), "baseline_feature_set": "eGeMAPSv02",
+                 "baseline_classifiers": ["logreg"], "baseline_c_grid": [0.1, 1.0]}
+    with open(os.path.join(RECIPE, "hparams", "single_corpus.yaml"), encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, overrides)
+    with pytest.raises(EmoLobesError, match="no dev set to choose C on"):
+        svm_baselines.run_baselines(hparams)
+    svm_baselines.run_baselines(dict(hparams, baseline_c_grid=[1.0]))
+    assert tested_wavs(str(workdir / "ravdess_baselines" / "logreg")) == tested_wavs(str(out))
+
+
+def test_single_corpus_split_file_tests_exactly_its_test_wavs(data_root, workdir):
+    records = parse_corpus("emodb", os.path.join(data_root, "EmoDB")).records
+    speakers = sorted({r["speaker"] for r in records})
+    part_of = {speakers[0]: "test", speakers[1]: "test", speakers[2]: "dev"}
+    lists = {"train": [], "dev": [], "test": []}
+    for record in records:  # every file of the speakers, boredom and disgust too (not among the five: left out)
+        lists[part_of.get(record["speaker"], "train")].append(record["wav"])
+    split_file = workdir / "emodb_split.json"
+    split_file.write_text(json.dumps(dict(lists, corpus="emodb", name="given")))
+    out = workdir / "emodb_split_file"
+    tested = run_on_split_file("recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml",
+                               split_file, out, ["--corpus=emodb", f"--data_folder={data_root}",
+                                                 f"--feature_cache_folder={workdir / 'feature_cache'}", *TINY])
+    five = {r["wav"] for r in records if r["emotion"] in ("happy", "sad", "fear", "angry", "neutral")}
+    assert tested == set(lists["test"]) & five and len(tested) == 20
+    result = json.load(open(out / "test_results.json"))
+    assert result["split"]["emodb"]["dev_speakers"] == [speakers[2]]
+    assert result["split"]["emodb"]["test_speakers"] == speakers[:2]
+    assert split_file_wavs(out / "splits" / "emodb.json") == tested_wavs(out)  # the copy reads back
+
+
+def test_multi_corpus_without_dev_set(data_root, workdir):
+    out = workdir / "pool_nodev"
+    run_recipe(["recipes/LanguageMTL/hparams/multitask.yaml", "--n_dev_speakers=0", "--train_corpora=[emodb,savee]",
+                "--test_corpora=[emodb,savee]"] + _common(data_root, workdir, "pool_nodev"))
+    log = (out / "train_log.txt").read_text()
+    assert "valid" not in log and log.count("epoch loaded: 2") == 2
+    pooled = json.load(open(out / "test_results.json"))
+    assert {corpus: info["n"]["dev"] for corpus, info in pooled["split"].items()} == {"emodb": 0, "savee": 0}
+    assert sorted(os.listdir(out / "splits")) == ["emodb.json", "savee.json"]

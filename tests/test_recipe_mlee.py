@@ -16,7 +16,10 @@ from hyperpyyaml import load_hyperpyyaml
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.lobes.existence import TARGET_CODES
 from emo_lobes.evaluation.metrics import RESULT_KEYS
+from emo_lobes.data.declarations import load_corpus_split
+from emo_lobes.data.splits import read_split_file
 from emo_lobes.data.synthetic import write_corpus
+from split_checks import tested_wavs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECIPE = os.path.join(ROOT, "recipes", "MLEE")
@@ -78,6 +81,7 @@ def chain(corpus, tmp_path_factory):
     results = tmp_path_factory.mktemp("mlee_results")
     folder = {s: os.path.join(results, s, "all", SEED) for s in
               ("dominant_hard", "dominant_soft", "mlee", "mlee_pretrain_soft", "mlee_fusion_hard")}
+    split_file, split_test = custom_split_file(corpus, str(results / "custom_split.json"))
     one_epoch = [f"--data_folder={corpus}", "--training_set=all", *TINY, "--number_of_epochs=1"]
     common = one_epoch[:-1] + ["--number_of_epochs=2"]
     runner = [sys.executable, "tools/cross_validate.py", "recipes/MLEE/train.py"]
@@ -90,6 +94,12 @@ def chain(corpus, tmp_path_factory):
                            *one_epoch, f"--output_folder={folder['dominant_soft']}/fold_1"], ROOT),
         "mlee": (runner + ["recipes/MLEE/hparams/mlee.yaml", "--folds", "1", "--output_folder", folder["mlee"],
                            *common], ROOT),
+        # other splits (outside the table's folders): a split file; no dev set
+        "split_file": ([sys.executable, "recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee.yaml", *one_epoch,
+                        f"--split_file={split_file}", f"--output_folder={results / 'other' / 'split_file'}"], ROOT),
+        "no_dev": ([sys.executable, "recipes/MLEE/train.py", "recipes/MLEE/hparams/dominant_hard.yaml", *common,
+                    "--corpora={iemocap: {split: {dev: none}}}", f"--output_folder={results / 'other' / 'no_dev'}"],
+                   ROOT),
     })
     # step 2, the two-step methods on the pre-trained folders (a fold runner's folder, and fold folders)
     procs.update(run_together({
@@ -103,12 +113,57 @@ def chain(corpus, tmp_path_factory):
             f"--pretrained_mlee_folder={folder['mlee']}/fold_1",
             f"--pretrained_dominant_folder={folder['dominant_hard']}/fold_1"], ROOT),
     }))
-    return results, folder, procs
+    return results, folder, procs, split_test
+
+
+def custom_split_file(corpus, path):
+    """A split file unlike any LOSO fold: test Ses03M and Ses04F (their improvised dominant utterances), dev Ses02F.
+
+    Returns ``(path, set of test wavs)``.
+    """
+    records = load_corpus_split(declaration(corpus), 1, record_filter=prepare.improvised_only).records
+    test_speakers, dev_speakers = {"Ses03M", "Ses04F"}, {"Ses02F"}
+    lists = {"train": [r["wav"] for r in records if r["speaker"] not in test_speakers | dev_speakers],
+             "dev": [r["wav"] for r in records if r["speaker"] in dev_speakers],
+             "test": [r["wav"] for r in records if r["speaker"] in test_speakers and r["label"] in TARGET_CODES]}
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(lists, handle)
+    return path, set(lists["test"])
+
+
+def test_a_split_file_decides_exactly_what_is_tested(chain):
+    results, _, procs, split_test = chain
+    assert procs["split_file"].returncode == 0, procs["split_file"].stderr[-3000:]
+    out = os.path.join(results, "other", "split_file")
+    assert tested_wavs(out) == tested_wavs(out, "iemocap") == split_test
+    info = json.load(open(os.path.join(out, "test_results.json")))["split"]["iemocap"]
+    assert info["method"] == "file" and info["test_speakers"] == ["Ses03M", "Ses04F"]
+    assert info["dev_speakers"] == ["Ses02F"] and info["speaker_independent"]
+    copied = read_split_file(os.path.join(out, "splits", "iemocap.json"))[0]
+    assert set(copied["test"]) == split_test  # the run's copy of its split reads back as the file
+
+
+def test_without_dev_set_the_last_epoch_is_tested(chain):
+    results, _, procs, _ = chain
+    assert procs["no_dev"].returncode == 0, procs["no_dev"].stderr[-3000:]
+    out = os.path.join(results, "other", "no_dev")
+    test_results = json.load(open(os.path.join(out, "test_results.json")))
+    assert test_results["tested_checkpoint"] == "last_epoch" and test_results["split"]["iemocap"]["n"]["dev"] == 0
+    log = open(os.path.join(out, "train_log.txt")).read()
+    assert "epoch: 2," in log and "valid" not in log and "epoch loaded: 2" in log
+    assert json.load(open(os.path.join(out, "experiment.json")))["dev_speakers"] == []
+    assert len([d for d in os.listdir(os.path.join(out, "save")) if d.startswith("CKPT")]) == 1
+
+
+def declaration(corpus, **changes):
+    """The recipe's IEMOCAP declaration over ``corpus`` (``changes`` merged into it)."""
+    return prepare.mlee_declaration({"iemocap": changes} if changes else {}, corpus)
 
 
 def test_prepare_writes_one_fold_with_speed_copies_and_dominant_dev_test(corpus, tmp_path, capsys):
     before = sorted(os.walk(corpus))
-    split = prepare.prepare_mlee(corpus, str(tmp_path), fold=1, speed_factors=[0.9, 1.1])
+    split = prepare.prepare_mlee(declaration(corpus), str(tmp_path), fold=1, speed_factors=[0.9, 1.1],
+                                 output_folder=str(tmp_path / "run"))
     assert split["test_speakers"] == ["Ses01F"] and split["dev_speakers"] == ["Ses01M"]
     assert len(split["train_speakers"]) == 8
     printed = capsys.readouterr().out
@@ -126,9 +181,16 @@ def test_prepare_writes_one_fold_with_speed_copies_and_dominant_dev_test(corpus,
         assert {e["speaker"] for e in manifests[part].values()} == set(speakers)
     assert not {e["speaker"] for e in manifests["train_all"].values()} & {"Ses01F", "Ses01M"}
     assert all(e["wav"].startswith("{data_root}/Session") for e in manifests["test"].values())
+    assert all(e["corpus"] == "iemocap" and e["wav"] == "{data_root}/" + e["rel_wav"]
+               for e in manifests["test"].values())
+    # the split, in split-file form, in prep/splits/ and the run's splits/; its info says how it was made
+    copied = read_split_file(str(tmp_path / "run" / "splits" / "iemocap.json"))[0]
+    assert {manifests["test"][u]["rel_wav"] for u in manifests["test"]} <= set(copied["test"])
+    assert split["info"]["method"] == "loso" and split["info"]["speaker_independent"]
     assert sorted(os.walk(corpus)) == before  # the data folder is never written to
     # self-evaluations, when asked for, can only add existent emotions
-    prepare.prepare_mlee(corpus, str(tmp_path / "self"), fold=1, include_self_evaluations=True, speed_factors=[])
+    prepare.prepare_mlee(declaration(corpus, options={"include_self_evaluations": True}), str(tmp_path / "self"),
+                         fold=1, speed_factors=[])
     with_self = json.load(open(tmp_path / "self" / "train_all.json"))
     gained = [u for u, e in with_self.items() if e["existence"] != originals[u]["existence"]]
     assert gained and all(min(b - a for a, b in zip(originals[u]["existence"], with_self[u]["existence"])) >= 0
@@ -137,18 +199,18 @@ def test_prepare_writes_one_fold_with_speed_copies_and_dominant_dev_test(corpus,
 
 def test_prepare_rejects_a_fold_that_does_not_exist(corpus, tmp_path):
     with pytest.raises(EmoLobesError, match="fold 11 does not exist"):
-        prepare.prepare_mlee(corpus, str(tmp_path), fold=11)
+        prepare.prepare_mlee(declaration(corpus), str(tmp_path), fold=11)
 
 
 def test_speed_copies_are_resampled_and_methods_keep_their_training_utterances(corpus, tmp_path):
-    prepare.prepare_mlee(corpus, str(tmp_path), fold=2, speed_factors=[0.9])
+    prepare.prepare_mlee(declaration(corpus), str(tmp_path), fold=2, speed_factors=[0.9])
     sizes = {}
     for method, label_type in (("dominant", "hard"), ("dominant", "soft"), ("mlee", "hard")):
         with open(os.path.join(RECIPE, "hparams", "mlee.yaml"), encoding="utf-8") as fin:
             hparams = load_hyperpyyaml(fin, {"data_folder": corpus, "output_folder": str(tmp_path / "out"),
                                              "method": method, "label_type": label_type, "training_set": "all"})
         hparams["prep_folder"] = str(tmp_path)
-        datasets = train.dataio_prep(hparams)
+        datasets = train.dataio_prep(hparams, corpus)
         sizes[(method, label_type)] = len(datasets["train"])
         target = datasets["train"][0]["target"]
         if method == "mlee" or label_type == "hard":
@@ -165,15 +227,18 @@ def test_speed_copies_are_resampled_and_methods_keep_their_training_utterances(c
 @pytest.mark.parametrize("setting", ["dominant_hard", "dominant_soft", "mlee", "mlee_pretrain_soft",
                                      "mlee_fusion_hard"])
 def test_every_method_trains_tests_and_writes_its_outputs(chain, setting):
-    _, folder, procs = chain
+    _, folder, procs, _ = chain
     assert procs[setting].returncode == 0, procs[setting].stderr[-3000:]
     out = os.path.join(folder[setting], "fold_1")
     results = json.load(open(os.path.join(out, "test_results.json")))
     assert all(key in results for key in RESULT_KEYS) and results["labels"] == list(TARGET_CODES)
     assert 0.0 <= results["wa"] <= 1.0 and 0.0 <= results["ua"] <= 1.0
     assert len(results["confusion"]) == 4 and sum(map(sum, results["confusion"])) == results["n"]
-    test_ids = set(json.load(open(os.path.join(out, "prep", "test.json"))))
+    test_manifest = json.load(open(os.path.join(out, "prep", "test.json")))
+    test_ids = set(test_manifest)
     assert {p["id"] for p in results["predictions"]} == test_ids
+    assert tested_wavs(out, "iemocap") == {e["rel_wav"] for e in test_manifest.values()}
+    assert results["split"]["iemocap"]["test_speakers"] == ["Ses01F"] and results["corpus"] == "iemocap"
     assert results["training_set"] == "all" and results["fold"] == 1
     info = json.load(open(os.path.join(out, "experiment.json")))
     assert info["finished"] and info["test_speakers"] == ["Ses01F"]
@@ -190,7 +255,7 @@ def test_every_method_trains_tests_and_writes_its_outputs(chain, setting):
 
 
 def test_results_carry_method_and_label_type(chain):
-    _, folder, _ = chain
+    _, folder, _, _ = chain
     labels = {s: json.load(open(os.path.join(folder[s], "fold_1", "test_results.json")))["label_type"]
               for s in folder}
     assert labels == {"dominant_hard": "hard", "dominant_soft": "soft", "mlee": "-", "mlee_pretrain_soft": "soft",
@@ -205,7 +270,7 @@ def _best_checkpoint_file(run_folder, name):
 
 
 def test_frozen_encoders_are_bit_identical_after_fine_tuning(chain):
-    _, folder, _ = chain
+    _, folder, _, _ = chain
     fusion = os.path.join(folder["mlee_fusion_hard"], "fold_1")
     pretrain = os.path.join(folder["mlee_pretrain_soft"], "fold_1")
     for tuned, source, branch in ((fusion, folder["mlee"], "mlee"), (pretrain, folder["mlee"], "mlee"),
@@ -226,7 +291,7 @@ def test_frozen_encoders_are_bit_identical_after_fine_tuning(chain):
 
 
 def test_two_step_runs_refuse_missing_or_wrong_sources(chain, corpus, tmp_path):
-    _, folder, _ = chain
+    _, folder, _, _ = chain
     hparams = {"fold": 1, "pretrained_mlee_folder": os.path.join(folder["dominant_hard"], "fold_1")}
     with pytest.raises(EmoLobesError, match="is a 'dominant' experiment, not a 'mlee' one"):
         train.load_pretrained_branch(hparams, "mlee")
@@ -243,7 +308,7 @@ def test_two_step_runs_refuse_missing_or_wrong_sources(chain, corpus, tmp_path):
 
 
 def test_table_and_attention_plot_from_the_chain(chain, tmp_path):
-    results, folder, _ = chain
+    results, folder, _, _ = chain
     table = make_table.make_table(str(results), SEED)
     mlee_row = next(line for line in table.splitlines() if line.startswith("| MLEE only -"))
     cells = [c.strip() for c in mlee_row.split("|")[1:-1]]

@@ -4,16 +4,23 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from hyperpyyaml import load_hyperpyyaml
+
 from emo_lobes.data.corpora import parse_corpus
+from emo_lobes.data.declarations import load_corpus_split
+from emo_lobes.data.splits import read_split_file
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.inference.classifier import EmotionClassifier
 from emo_lobes.lobes.blstm_attention import BLSTMAttentionEncoder
 from emo_lobes.lobes.selective_mtl_loss import SelectiveMTLLoss
 from emo_lobes.data.synthetic import write_corpus
 from emo_lobes.data.synthetic.csv_corpora import SPONT_FILLERS
+from split_checks import tested_wavs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -46,14 +53,27 @@ def spont_records(data_root):
 
 # ---- data preparation -------------------------------------------------------------------------------------
 
+#: The corpora of hparams/selective_mtl.yaml (the declarations every two-corpus experiment shares).
+with open(os.path.join(RECIPE, "hparams", "selective_mtl.yaml"), encoding="utf-8") as _handle:
+    CORPORA = load_hyperpyyaml(_handle, {"data_folder": "unused", "lstm_size": 4, "attention_size": 4,
+                                         "attention_heads": 2, "dense1_size": 4, "dense2_size": 4})["corpora"]
+
+
+def declarations(data_root, corpus=None, **changes):
+    """The recipe's declarations over ``data_root`` (``changes``: ``{corpus: {key: value}}`` merged in)."""
+    corpora = {name: dict(spec, **changes.get(name, {})) for name, spec in CORPORA.items()}
+    return prepare.recipe_declarations(corpora, data_root, corpus=corpus)
+
+
 def test_iemocap_four_classes_merge_excited(data_root):
     records = parse_corpus("iemocap", os.path.join(data_root, "IEMOCAP_full_release")).records
-    kept = prepare.iemocap_four_class(records)
-    raw = {emotion: sum(r["emotion"] == emotion for r in records) for emotion in ("happy", "excited", "angry")}
-    counts = {emotion: sum(r["emotion"] == emotion for r in kept) for emotion in prepare.EMOTIONS}
-    assert raw["excited"] > 0 and counts["happy"] == raw["happy"] + raw["excited"]
-    assert counts["angry"] == raw["angry"]
-    assert sum(counts.values()) == len(kept) < len(records)  # frustration, undecided ... are dropped
+    for decls, _ in (declarations(data_root), prepare.recipe_declarations({}, data_root, corpus="iemocap")):
+        kept = load_corpus_split(decls["iemocap"], fold=1).records  # declared, and the paper's default
+        raw = {emotion: sum(r["emotion"] == emotion for r in records) for emotion in ("happy", "excited", "angry")}
+        counts = {emotion: sum(r["emotion"] == emotion for r in kept) for emotion in prepare.EMOTIONS}
+        assert raw["excited"] > 0 and counts["happy"] == raw["happy"] + raw["excited"]
+        assert counts["angry"] == raw["angry"]
+        assert sum(counts.values()) == len(kept) < len(records)  # frustration, undecided ... are dropped
 
 
 def test_spontaneous_filters(spont_records):
@@ -66,7 +86,6 @@ def test_spontaneous_filters(spont_records):
     assert not any(prepare.normalise_transcript(r["text"]) in SPONT_FILLERS for r in kept)
     assert min(r["duration"] for r in kept) >= 1.0
     assert sum(r["emotion"] == "neutral" for r in kept) == 20
-    assert {r["emotion"] for r in kept} <= set(prepare.EMOTIONS)
     assert any(r["duration"] > 7.5 for r in kept)  # long utterances stay (cut to 7.5 s at load time)
     again, _ = prepare.filter_spontaneous(spont_records, max_neutral=20, min_duration=1.0,
                                           filler_transcripts=SPONT_FILLERS, seed=3)
@@ -75,36 +94,47 @@ def test_spontaneous_filters(spont_records):
     assert len(unfiltered) == len(spont_records)
 
 
-def test_folds_are_speaker_independent_and_cover_each_corpus(data_root, spont_records):
-    iemocap = prepare.iemocap_four_class(
-        parse_corpus("iemocap", os.path.join(data_root, "IEMOCAP_full_release")).records)
-    spont, _ = prepare.filter_spontaneous(spont_records, filler_transcripts=SPONT_FILLERS)
-    for corpus, records in (("iemocap", iemocap), ("spont", spont)):
-        speaker = {r["id"]: r["speaker"] for r in records}
+def test_folds_are_speaker_independent_and_cover_each_corpus(data_root):
+    decls, _ = declarations(data_root)
+    for corpus, decl in decls.items():
         tested = []
         for fold in range(1, 6):
-            split = prepare.corpus_fold(corpus, records, fold)
-            groups = [{speaker[u] for u in split[part]} for part in ("train", "dev", "test")]
+            data = load_corpus_split(decl, fold, seed=1986)
+            speaker = {r["id"]: r["speaker"] for r in data.records}
+            groups = [{speaker[u] for u in data.split[part]} for part in ("train", "dev", "test")]
             assert all(groups) and not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
             if corpus == "iemocap":  # leave-one-session-out: fold k tests session k
                 assert groups[2] == {f"Ses0{fold}F", f"Ses0{fold}M"} and len(groups[1]) == 1
-            tested += split["test"]
+            tested += data.split["test"]
         assert sorted(tested) == sorted(speaker)  # every utterance is tested exactly once
-    no_speakers = [dict(r, speaker="spont_unknown") for r in spont]
-    assert prepare.corpus_fold("spont", no_speakers, 2)["name"] == "random_fold_2"  # paper: random parts
     with pytest.raises(EmoLobesError, match="fold 6"):
-        prepare.corpus_fold("spont", spont, 6)
+        load_corpus_split(decls["spont"], 6)
 
 
-def test_prepare_writes_fold_manifests_and_halves(data_root, tmp_path):
-    folders = {"iemocap_folder": os.path.join(data_root, "IEMOCAP_full_release"),
-               "spont_folder": os.path.join(data_root, "SPONT"), "spont_filler_transcripts": SPONT_FILLERS}
-    full = prepare.prepare_selective_mtl(str(tmp_path / "full"), ["iemocap", "spont"], 2, **folders)
-    half = prepare.prepare_selective_mtl(str(tmp_path / "half"), ["iemocap", "spont"], 2, half_training_set=True,
-                                         **folders)
+def test_style_comes_from_the_declaration_or_the_records(data_root, tmp_path):
+    assert prepare.split_styles(CORPORA)[1] == {"spont": "spontaneous"}
+    decls, styles = declarations(data_root)
+    summary = prepare.prepare_selective_mtl(str(tmp_path / "a"), decls, 1, styles=styles)
+    assert summary["styles"] == {"iemocap": "acted", "spont": "spontaneous"}
+    # declared acted: no spontaneous cleaning, acted style labels
+    decls, styles = declarations(data_root, spont={"style": "acted"})
+    summary = prepare.prepare_selective_mtl(str(tmp_path / "b"), decls, 1, styles=styles)
+    assert summary["styles"]["spont"] == "acted" and "filler_transcript" not in summary["dropped"]["spont"]
+    with pytest.raises(EmoLobesError, match="corpus spont is declared 'sung'"):
+        decls, styles = declarations(data_root, spont={"style": "sung"})
+        prepare.prepare_selective_mtl(str(tmp_path / "c"), decls, 1, styles=styles)
+
+
+def test_prepare_writes_fold_manifests_splits_and_halves(data_root, tmp_path):
+    decls, styles = declarations(data_root)
+    options = {"styles": styles, "spont_filler_transcripts": SPONT_FILLERS, "seed": 1986}
+    full = prepare.prepare_selective_mtl(str(tmp_path / "full"), decls, 2, output_folder=str(tmp_path / "run"),
+                                         **options)
+    half = prepare.prepare_selective_mtl(str(tmp_path / "half"), decls, 2, half_training_set=True, **options)
     manifest = json.load(open(tmp_path / "full" / "test_spont.json"))
     entry = next(iter(manifest.values()))
     assert entry["wav"].startswith("{spont_root}/") and entry["style"] == "spontaneous" and entry["corpus"] == "spont"
+    assert entry["wav"] == "{spont_root}/" + entry["rel_wav"]
     assert json.load(open(tmp_path / "full" / "train_iemocap.json")).popitem()[1]["style"] == "acted"
     full_train = sum(full["partition_sizes"][c]["train"] for c in ("iemocap", "spont"))
     half_train = sum(half["partition_sizes"][c]["train"] for c in ("iemocap", "spont"))
@@ -112,28 +142,43 @@ def test_prepare_writes_fold_manifests_and_halves(data_root, tmp_path):
     for corpus in ("iemocap", "spont"):
         assert half["partition_sizes"][corpus]["test"] == full["partition_sizes"][corpus]["test"]
         assert half["partition_sizes"][corpus]["train"] > 0
-    assert full["splits"]["iemocap"]["test_speakers"] == ["Ses02F", "Ses02M"]
+        # the split used is copied to the run's output folder, in split-file form, halved where halved
+        copied = read_split_file(str(tmp_path / "run" / "splits" / f"{corpus}.json"))[0]
+        assert sorted(copied["test"]) == sorted(e["rel_wav"] for e in json.load(
+            open(tmp_path / "full" / f"test_{corpus}.json")).values())
+        halved = read_split_file(str(tmp_path / "half" / "splits" / f"{corpus}.json"))[0]
+        assert len(halved["train"]) == half["partition_sizes"][corpus]["train"] < len(copied["train"])
+    assert full["split"]["iemocap"]["test_speakers"] == ["Ses02F", "Ses02M"]
+    assert full["split"]["spont"]["speaker_independent"] and full["split"]["spont"]["method"] == "speaker_kfold"
 
 
 def test_prepare_skips_when_current_and_rebuilds_on_change(data_root, tmp_path):
     save = str(tmp_path / "prep")
-    options = {"spont_folder": os.path.join(data_root, "SPONT"), "spont_filler_transcripts": SPONT_FILLERS}
-    prepare.prepare_selective_mtl(save, ["spont"], 1, **options)
+    decls, styles = declarations(data_root, corpus="spont")
+    options = {"styles": styles, "spont_filler_transcripts": SPONT_FILLERS}
+    prepare.prepare_selective_mtl(save, decls, 1, **options)
     stamp = os.path.getmtime(os.path.join(save, "train_spont.json"))
-    prepare.prepare_selective_mtl(save, ["spont"], 1, **options)
+    prepare.prepare_selective_mtl(save, decls, 1, **options)
     assert os.path.getmtime(os.path.join(save, "train_spont.json")) == stamp
-    capped = prepare.prepare_selective_mtl(save, ["spont"], 1, spont_max_neutral=10, **options)
+    capped = prepare.prepare_selective_mtl(save, decls, 1, spont_max_neutral=10, **options)
     assert capped["class_counts"]["spont"]["neutral"] == 10
+    decls, styles = declarations(data_root, corpus="spont", spont={"split": {"method": "random_kfold", "k": 5}})
+    rebuilt = prepare.prepare_selective_mtl(save, decls, 1, **options)  # a changed declaration re-runs prep
+    assert rebuilt["split"]["spont"]["method"] == "random_kfold"
 
 
 def test_prepare_rejects_bad_input(data_root, tmp_path):
-    with pytest.raises(EmoLobesError, match="corpora"):
-        prepare.prepare_selective_mtl(str(tmp_path / "a"), ["emodb"], 1)
-    with pytest.raises(EmoLobesError, match="spont_folder"):
-        prepare.prepare_selective_mtl(str(tmp_path / "b"), ["spont"], 1)
-    spont = os.path.join(data_root, "SPONT")
+    with pytest.raises(EmoLobesError, match="neither declared in corpora"):
+        prepare.recipe_declarations(CORPORA, data_root, corpus="calls")
+    decls, styles = declarations(str(tmp_path / "nowhere"))
+    with pytest.raises(EmoLobesError, match="corpus folders missing: .*IEMOCAP_full_release .iemocap."):
+        prepare.prepare_selective_mtl(str(tmp_path / "b"), decls, 1, styles=styles)
+    decls, styles = declarations(data_root, corpus="spont")
     with pytest.raises(EmoLobesError, match="data folder"):
-        prepare.prepare_selective_mtl(os.path.join(spont, "prep"), ["spont"], 1, spont_folder=spont)
+        prepare.prepare_selective_mtl(os.path.join(data_root, "SPONT", "prep"), decls, 1, styles=styles)
+    decls, styles = declarations(data_root, iemocap={"emotions": ["angry", "sad", "happy", "neutral", "bored"]})
+    with pytest.raises(EmoLobesError, match="corpus iemocap has no utterance of the asked class 'bored'"):
+        prepare.prepare_selective_mtl(str(tmp_path / "c"), decls, 1, styles=styles)
 
 
 # ---- selective MTL loss (eq. 3) ---------------------------------------------------------------------------
@@ -180,25 +225,74 @@ def test_selective_loss_values():
 
 #: name -> (hparams file, overrides, corpora, run from inside the recipe folder).
 EXPERIMENTS = {
-    "baseline_iemocap": ("baseline.yaml", ["--baseline_corpus=iemocap"], ["iemocap"], False),
-    "baseline_spont": ("baseline.yaml", ["--baseline_corpus=spont"], ["spont"], False),
+    "baseline_iemocap": ("baseline.yaml", ["--corpus=iemocap"], ["iemocap"], False),
+    "baseline_spont": ("baseline.yaml", ["--corpus=spont"], ["spont"], False),
     "combined_half": ("combined.yaml", ["--half_training_set=True"], ["iemocap", "spont"], False),
     "mtl": ("mtl.yaml", [], ["iemocap", "spont"], False),
     "selective_mtl": ("selective_mtl.yaml", ["--ser_weight=0.6"], ["iemocap", "spont"], True),
 }
+#: Runs on other splits (in ``<results>/other/``, out of the tables' way): name -> (hparams file, overrides).
+#: ``{iemocap}`` and ``{spont}`` are split files written by :func:`custom_split_files`.
+OTHER_SPLITS = {
+    # each corpus its own split file (a form override also drops the hparams' method and dev rule)
+    "split_files": ("mtl.yaml", ["--corpora={{iemocap: {{split: {{file: {iemocap}, method: null, dev: null}}}}, "
+                                 "spont: {{split: {{file: {spont}, method: null, dev: null}}}}}}"]),
+    # a single-corpus run: --split_file, and --data_folder the corpus root itself
+    "baseline_split_file": ("baseline.yaml", ["--corpus=spont", "--data_folder={root}/SPONT",
+                                              "--split_file={spont}"]),
+    # no dev set: the epochs of number_of_epochs, the last one tested
+    "no_dev": ("combined.yaml", ["--number_of_epochs=2", "--corpora={{iemocap: {{split: {{dev: none}}}}, "
+                                 "spont: {{split: {{dev: none}}}}}}"]),
+}
+
+
+def custom_split_files(data_root, folder):
+    """Split files unlike any generated fold: IEMOCAP tests session 3 with dev Ses05M; the spontaneous corpus tests
+    its last three callers, without a dev list (the recipe's dev rule draws one).
+
+    Written from the wav paths of the recipe's own prep (the spontaneous corpus after its cleaning).
+    Returns ``{corpus: (path, set of test wavs)}``.
+    """
+    decls, styles = declarations(data_root)
+    prep = os.path.join(folder, "prep")
+    prepare.prepare_selective_mtl(prep, decls, 1, styles=styles, spont_filler_transcripts=SPONT_FILLERS)
+    files = {}
+    for corpus in decls:
+        speaker_of = {}
+        for part in ("train", "dev", "test"):
+            manifest = json.load(open(os.path.join(prep, f"{part}_{corpus}.json")))
+            speaker_of.update({entry["rel_wav"]: entry["speaker"] for entry in manifest.values()})
+        speakers = sorted(set(speaker_of.values()))
+        test, dev = ({"Ses03F", "Ses03M"}, {"Ses05M"}) if corpus == "iemocap" else (set(speakers[-3:]), set())
+        lists = {"train": sorted(w for w, s in speaker_of.items() if s not in test | dev),
+                 "test": sorted(w for w, s in speaker_of.items() if s in test)}
+        if dev:
+            lists["dev"] = sorted(w for w, s in speaker_of.items() if s in dev)
+        path = os.path.join(folder, f"{corpus}_split.json")
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(lists, handle)
+        files[corpus] = (path, set(lists["test"]))
+    return files
 
 
 @pytest.fixture(scope="module")
 def runs(data_root, tmp_path_factory):
     # All runs at once: each is single-threaded, so on 2 cores they finish in about half the sequential time.
     results = str(tmp_path_factory.mktemp("selectivemtl_results"))
+    files = custom_split_files(data_root, os.path.join(results, "other"))
+    fill = {"root": data_root, **{corpus: path for corpus, (path, _) in files.items()}}
+    planned = {name: (hparams, overrides, inside, os.path.join(results, name, "1986", "fold_1"))
+               for name, (hparams, overrides, _, inside) in EXPERIMENTS.items()}
+    planned.update({name: (hparams, [o.format(**fill) for o in overrides], False, os.path.join(results, "other", name))
+                    for name, (hparams, overrides) in OTHER_SPLITS.items()})
     started = {}
-    for name, (hparams, overrides, _, inside) in EXPERIMENTS.items():
-        output = os.path.join(results, name, "1986", "fold_1")
+    for name, (hparams, overrides, inside, output) in planned.items():
         script, hparams_path = (("train.py", os.path.join("hparams", hparams)) if inside else
                                 (os.path.join(RECIPE, "train.py"), os.path.join(RECIPE, "hparams", hparams)))
-        command = [sys.executable, script, hparams_path, f"--data_folder={data_root}", f"--output_folder={output}",
-                   *TINY, *overrides]
+        given = {o.split("=", 1)[0] for o in overrides}
+        defaults = [f"--data_folder={data_root}", *TINY]
+        command = [sys.executable, script, hparams_path, *[o for o in defaults if o.split("=", 1)[0] not in given],
+                   f"--output_folder={output}", *overrides]
         log = open(os.path.join(results, f"{name}.log"), "w+")
         started[name] = (output, log, subprocess.Popen(command, cwd=RECIPE if inside else ROOT, stdout=log,
                                                         stderr=subprocess.STDOUT, text=True, env=ENV))
@@ -208,7 +302,7 @@ def runs(data_root, tmp_path_factory):
         log.seek(0)
         outcomes[name] = (output, code, log.read())
         log.close()
-    return results, outcomes
+    return results, outcomes, files
 
 
 @pytest.mark.parametrize("name", sorted(EXPERIMENTS))
@@ -233,6 +327,69 @@ def test_experiment_runs_and_writes_test_results(runs, name):
     assert results["selective"] == (name == "selective_mtl")
     assert results["half_training_set"] == (name == "combined_half")
     assert "[prep] iemocap" in log or "iemocap" not in corpora  # counts printed at prep
+
+
+def finished_run(runs, name):
+    output, code, log = runs[1][name]
+    assert code == 0, log[-4000:]
+    return output, json.load(open(os.path.join(output, "test_results.json")))
+
+
+@pytest.mark.parametrize("name", sorted(EXPERIMENTS) + sorted(OTHER_SPLITS))
+def test_every_run_records_its_split_and_each_prediction_its_file(runs, name):
+    output, results = finished_run(runs, name)
+    corpora = results["corpora"]
+    assert set(results["split"]) == set(corpora) and all(p["corpus"] in corpora for p in results["predictions"])
+    for corpus in corpora:  # the splits/ copy holds exactly the utterances tested (wav relative to the corpus root)
+        copied = read_split_file(os.path.join(output, "splits", f"{corpus}.json"))[0]
+        assert tested_wavs(output, corpus) == set(copied["test"])
+        assert results["split"][corpus]["n"]["test"] == len(copied["test"]) and "speaker_independent" in results[
+            "split"][corpus]
+        assert all(not os.path.isabs(p["wav"]) for p in results["predictions"])
+
+
+@pytest.mark.parametrize("name, corpora", [("split_files", ["iemocap", "spont"]), ("baseline_split_file", ["spont"])])
+def test_split_files_decide_exactly_what_is_tested(runs, name, corpora):
+    output, results = finished_run(runs, name)
+    files = runs[2]
+    assert results["corpora"] == corpora
+    for corpus in corpora:
+        assert tested_wavs(output, corpus) == files[corpus][1]  # exactly the file's test set, per corpus
+        assert results["split"][corpus]["method"] == "file"
+    if "iemocap" in corpora:  # the file's dev list is kept
+        assert results["split"]["iemocap"]["dev_speakers"] == ["Ses05M"]
+    assert results["split"]["spont"]["n"]["dev"] > 0  # no dev list: drawn by the dev rule
+
+
+def test_without_dev_set_the_last_epoch_is_tested(runs):
+    output, results = finished_run(runs, "no_dev")
+    assert results["tested_checkpoint"] == "last_epoch" and results["epoch"] == 2
+    assert all(results["split"][corpus]["n"]["dev"] == 0 for corpus in ("iemocap", "spont"))
+    log = open(os.path.join(output, "train_log.txt")).read()
+    assert "epoch: 2 - train loss" in log and "valid" not in log
+    saved = [d for d in os.listdir(os.path.join(output, "save")) if d.startswith("CKPT")]
+    assert len(saved) == 1  # the last epoch's
+
+
+def test_classifier_of_a_run_without_dev_set_reads_its_last_epoch(runs, data_root):
+    output, results = finished_run(runs, "no_dev")
+    folders = {"iemocap": "IEMOCAP_full_release", "spont": "SPONT"}
+    tested = results["predictions"][:3] + results["predictions"][-3:]  # both corpora
+    classifier = EmotionClassifier.from_experiment(output, device="cpu")
+    outputs = classifier.classify_files([os.path.join(data_root, folders[p["corpus"]], p["wav"]) for p in tested])
+    for output, prediction in zip(outputs, tested):
+        assert np.allclose(list(output["probabilities"].values()), prediction["probs"], atol=1e-4)
+
+
+def test_two_corpora_refuse_split_file_in_one_line(data_root, tmp_path):
+    hparams = os.path.join(RECIPE, "hparams", "mtl.yaml")
+    proc = subprocess.run([sys.executable, os.path.join(RECIPE, "train.py"), hparams, f"--data_folder={data_root}",
+                           f"--output_folder={tmp_path}", "--split_file=x.json"],
+                          cwd=ROOT, capture_output=True, text=True, env=ENV)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "error: --split_file is for single-corpus runs, but this run uses iemocap, spont. Fix: give each corpus "
+        "its own split: corpora.<name>.split: {file: PATH}")
 
 
 def test_selective_run_uses_lambda_override_and_half_really_halves(runs):

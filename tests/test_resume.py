@@ -72,13 +72,14 @@ def test_fold_set_killed_mid_epoch_resumes_at_its_fold_and_matches_an_uninterrup
                                                       glob.glob(str(ours / "save" / "CKPT+*"))))
 
 
-def test_languagemtl_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("n_dev_speakers", [1, 0])  # 0: no dev set, a checkpoint after each training epoch
+def test_languagemtl_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_run(tmp_path, n_dev_speakers):
     data = tmp_path / "data"
     write_corpus("emodb", str(data), seed=0)
     # batches of 2: about 30 steps an epoch, an intra-epoch checkpoint after each; features cached once, shared
     command = [sys.executable, "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml",
                f"--data_folder={data}", "--corpus=emodb", f"--feature_cache_folder={tmp_path / 'cache'}",
-               "--hidden_size=8", "--number_of_epochs=3", "--batch_size=2", "--noprogressbar", "--cpu_threads=1",
+               f"--n_dev_speakers={n_dev_speakers}", "--hidden_size=8", "--number_of_epochs=3", "--batch_size=2", "--noprogressbar", "--cpu_threads=1",
                "--ckpt_interval_minutes=0", "--ckpt_interval_steps=1"]
     reference = subprocess.Popen(command + [f"--output_folder={tmp_path / 'reference'}"], cwd=ROOT, env=ENV,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -27,12 +27,13 @@ PARSERS.update({"spont": ("csv", {}), "gemep": ("csv", {}), "masc": ("csv", {})}
 #: and where its results land: (corpus shown in the table, test_results.json relative to ``{out}``).
 #: EmoNet's widths shrunk so the quick run takes about a minute on 2 CPU cores (the paper's are the hparams defaults).
 EMONET_QUICK = ["--stem_channels=4", "--stack_channels=[8,16,16]", "--attention_size=16", "--head_hidden_size=16",
-                "--batch_size=16", "--n_folds=4", "--n_dev_speakers=1", "--noprogressbar"]
+                "--batch_size=16", "--default_split={{k: 4}}", "--noprogressbar"]
 
 QUICK_RUNS = [
     {
         "recipe": "SelectiveMTL",
-        "what": "selective MTL on synthetic IEMOCAP + SPONT (spontaneous CSV corpus), fold 1, 10 epochs, reduced model",
+        "what": "selective MTL on synthetic IEMOCAP + SPONT (spontaneous CSV corpus), fold 1 of the declared splits "
+                "(IEMOCAP by session, SPONT 5 speaker folds), 10 epochs, reduced model",
         "commands": [
             ["{python}", "recipes/SelectiveMTL/train.py", "recipes/SelectiveMTL/hparams/selective_mtl.yaml",
              "--data_folder={syn}", "--output_folder={out}/selective_mtl/fold_1", "--fold=1", "--number_of_epochs=10",
@@ -43,10 +44,11 @@ QUICK_RUNS = [
     },
     {
         "recipe": "EmoNet",
-        "what": "multi-domain adapter ResNet on EmoDB + RAVDESS + CaFE (tiny widths), then adapter transfer to URDU",
+        "what": "multi-domain adapter ResNet on EmoDB + RAVDESS + CaFE (tiny widths, fold 1 of 4 speaker folds), then "
+                "adapter transfer to URDU (fold 1 of its held-out speaker draws)",
         "commands": [
             ["{python}", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/multidomain.yaml",
-             "--corpora=[emodb, ravdess, cafe]", "--data_folders=[{syn}/EmoDB, {syn}/RAVDESS, {syn}/CaFE]",
+             "--corpus=[emodb, ravdess, cafe]", "--data_folder={syn}",
              "--output_folder={out}/multidomain", "--rounds_per_level=3", "--rounds_per_epoch=3", "--max_epochs=2",
              "--patience=1", *EMONET_QUICK],
             ["{python}", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/transfer.yaml", "--corpus=urdu",
@@ -70,12 +72,12 @@ QUICK_RUNS = [
              "recipes/EmotionEmbeddings/hparams/multi_corpus_w2v2.yaml", "--data_folder={syn}",
              "--ssl_source={out}/tiny_wav2vec2", "--number_of_epochs=2", "--lr=0.005",
              # the synthetic RAVDESS has actors 01-08 only, so the paper's dev/test actors 19-24 are replaced
-             "--splits={{ravdess: {{dev: [ravdess_06], test: [ravdess_07, ravdess_08]}}}}",
+             "--corpora={{ravdess: {{split: {{dev_speakers: [ravdess_06], test_speakers: [ravdess_07, ravdess_08]}}}}}}",
              "--output_folder={out}/multi_corpus", "--feature_cache_dir={out}/feature_cache", "--noprogressbar"],
             # the random wav2vec2 carries no emotion; the log-mel front-end shows the shared GRU learning
             ["{python}", "recipes/EmotionEmbeddings/train.py", "recipes/EmotionEmbeddings/hparams/multi_corpus_mfb.yaml",
              "--data_folder={syn}", "--number_of_epochs=15", "--lr=0.003",
-             "--splits={{ravdess: {{dev: [ravdess_06], test: [ravdess_07, ravdess_08]}}}}",
+             "--corpora={{ravdess: {{split: {{dev_speakers: [ravdess_06], test_speakers: [ravdess_07, ravdess_08]}}}}}}",
              "--output_folder={out}/multi_corpus_mfb", "--noprogressbar"],
             ["{python}", "recipes/EmotionEmbeddings/cross_corpus.py", "--setting", "Multi-corpus={out}/multi_corpus",
              "--output_folder", "{out}/tables"],
@@ -87,7 +89,8 @@ QUICK_RUNS = [
     },
     {
         "recipe": "MLEE",
-        "what": "synthetic IEMOCAP improvised, fold 1, 2 epochs: MLEE flat start -> MLEE pre-training (hard targets)",
+        "what": "synthetic IEMOCAP improvised, leave-one-speaker-out fold 1 (declared split), 2 epochs: MLEE flat "
+                "start -> MLEE pre-training (hard targets)",
         "commands": [
             ["{python}", "recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee.yaml",
              "--data_folder={syn}/IEMOCAP_full_release", "--output_folder={out}/mlee/fold_1", "--number_of_epochs=2",
@@ -104,7 +107,9 @@ QUICK_RUNS = [
     },
     {
         "recipe": "LanguageMTL",
-        "what": "Table 4 multi-task vs emotion-only pool (MFCC LSTM) + Table 5 IEMOCAP -> other corpora (IS09 LSTM, SVC)",
+        "what": "Table 4 multi-task vs emotion-only pool (MFCC LSTM) + Table 5 IEMOCAP -> other corpora (IS09 LSTM, SVC), "
+                "the declared held-out speakers with one dev speaker each; RAVDESS (undeclared) with the paper's "
+                "no-dev protocol (MFCC LSTM, last epoch tested)",
         "commands": [
             ["{python}", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/multitask.yaml",
              "--data_folder={syn}", "--output_folder={out}/multitask", "--feature_cache_folder={out}/feature_cache",
@@ -116,8 +121,11 @@ QUICK_RUNS = [
              "--data_folder={syn}", "--output_folder={out}/cross_corpus", "--feature_cache_folder={out}/feature_cache",
              "--number_of_epochs=30", "--noprogressbar"],
             ["{python}", "recipes/LanguageMTL/svm_baselines.py", "recipes/LanguageMTL/hparams/cross_corpus.yaml",
-             "--data_folder={syn}", "--baseline_output_folder={out}/cross_corpus_baselines",
-             "--feature_cache_folder={out}/feature_cache"],
+             "--data_folder={syn}", "--output_folder={out}/cross_corpus",
+             "--baseline_output_folder={out}/cross_corpus_baselines", "--feature_cache_folder={out}/feature_cache"],
+            ["{python}", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml",
+             "--corpus=ravdess", "--n_dev_speakers=0", "--data_folder={syn}", "--output_folder={out}/ravdess_no_dev",
+             "--feature_cache_folder={out}/feature_cache", "--number_of_epochs=30", "--noprogressbar"],
             ["{python}", "recipes/LanguageMTL/make_tables.py", "--results_folder", "{out}", "--output", "{out}/tables.md"],
         ],
         "results": [
@@ -125,6 +133,7 @@ QUICK_RUNS = [
             ("5 corpora pooled, emotion only", "emotion_only/test_results.json"),
             ("IEMOCAP -> IEMOCAP/EMOVO/SAVEE/EMO-DB, IS09 LSTM", "cross_corpus/test_results.json"),
             ("same, IS09 SVC", "cross_corpus_baselines/svc/test_results.json"),
+            ("RAVDESS, no dev set, MFCC LSTM", "ravdess_no_dev/test_results.json"),
         ],
     },
 ]

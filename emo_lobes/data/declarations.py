@@ -148,7 +148,8 @@ def split_spec_of_path(path):
                                                     "of SpeechBrain manifests")
 
 
-def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None, defaults=None):
+def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None, defaults=None, split=None,
+                    default_split=None):
     """The declarations of the corpora a run uses.
 
     Arguments
@@ -166,6 +167,12 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
     defaults : dict, optional
         ``{name or parser: partial declaration}`` a recipe applies under each declaration (its paper's class
         set, say), for keys the declaration does not give.
+    split : dict, optional
+        A split declaration replacing the split of a single-corpus run (the hparams' ``split``, ``{}`` in the
+        files: ``--split="{method: loso, dev: none}"`` is put in place of the corpus's split, not merged into it).
+    default_split : dict, optional
+        The split of every corpus whose declaration (and the recipe's defaults) give none (the hparams'
+        ``default_split``).
 
     Returns
     -------
@@ -181,6 +188,11 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
     [('ravdess', 'ravdess', 'RAVDESS'), ('calls', 'csv', '../../srv/calls')]
     >>> declare_corpora({}, os.path.join(root, "RAVDESS"), ["ravdess"])["ravdess"].folder == os.path.join(root, "RAVDESS")
     True
+    >>> declared = {"ravdess": {"split": {"method": "speaker_kfold", "k": 4}}}
+    >>> declare_corpora(declared, root, ["ravdess"], split={"method": "loso"})["ravdess"].split
+    {'method': 'loso'}
+    >>> declare_corpora({}, root, ["ravdess"], default_split={"method": "loso"})["ravdess"].split
+    {'method': 'loso'}
     """
     corpora = dict(corpora or {})
     defaults = dict(defaults or {})
@@ -192,6 +204,11 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
     if split_file and len(names) != 1:
         raise EmoLobesError(f"--split_file is for single-corpus runs, but this run uses {', '.join(names)}",
                             "give each corpus its own split: corpora.<name>.split: {file: PATH}")
+    if split and len(names) != 1:
+        raise EmoLobesError(f"--split is for single-corpus runs, but this run uses {', '.join(names)}",
+                            "give each corpus its own split: corpora.<name>.split: {...}")
+    if split and split_file:
+        raise EmoLobesError("both --split and --split_file are given", "give one of them")
     declarations = {}
     for name in names:
         spec = corpora.get(name)
@@ -212,9 +229,10 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
             spec.setdefault(key, value)
         get_corpus_module(parser)  # an unknown parser fails here, in one line
         folder = _resolve_folder(data_folder, spec.get("folder", default_folder(parser)), len(names) == 1, name)
-        split = split_spec_of_path(split_file) if split_file else spec.get("split")
+        given = split_spec_of_path(split_file) if split_file else (dict(split) if split else None)
+        corpus_split = given or spec.get("split") or (dict(default_split) if default_split else None)
         declarations[name] = CorpusDeclaration(name, parser, folder, spec.get("options"), spec.get("emotions"),
-                                               spec.get("merge"), spec.get("label_key", "emotion"), split)
+                                               spec.get("merge"), spec.get("label_key", "emotion"), corpus_split)
     return declarations
 
 

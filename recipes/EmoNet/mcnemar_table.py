@@ -63,11 +63,15 @@ def mcnemar_mark(baseline, system, alpha=ALPHA):
     >>> mcnemar_mark(base, good)[0], mcnemar_mark(good, base)[0], mcnemar_mark(base, base)[0]
     ('+', '-', '')
     """
-    base = {p["id"]: p for p in baseline["predictions"]}
-    other = {p["id"]: p for p in system["predictions"]}
+    # utterances pair by corpus and wav (relative to the corpus root), so a pooled run's ids pair too; by id
+    # for results without them
+    paired = all("wav" in p for p in baseline["predictions"] + system["predictions"])
+    key = (lambda p: (p.get("corpus"), p["wav"])) if paired else (lambda p: p["id"])
+    base = {key(p): p for p in baseline["predictions"]}
+    other = {key(p): p for p in system["predictions"]}
     if set(base) != set(other):
         raise EmoLobesError(f"the two runs were tested on different utterances ({len(base)} vs {len(other)})",
-                            "compare runs made on the same split (same corpus options, fold and seed)")
+                            "compare runs made on the same split (e.g. --split_file=<one run>/splits/<corpus>.json)")
     ids = sorted(base)
     test = mcnemar_exact([base[i]["true"] for i in ids], [other[i]["pred"] for i in ids],
                          [base[i]["pred"] for i in ids])

@@ -3,12 +3,20 @@
 
 Run (from the repo root, or from recipes/EmoNet with hparams/<x>.yaml):
 python recipes/EmoNet/train.py recipes/EmoNet/hparams/scratch.yaml --corpus=urdu --data_folder=/data/URDU
+python recipes/EmoNet/train.py recipes/EmoNet/hparams/scratch.yaml --corpus=urdu --data_folder=/data/URDU \
+    --split_file=splits/urdu_fold1.json
 python recipes/EmoNet/train.py recipes/EmoNet/hparams/transfer.yaml --corpus=emodb --data_folder=/data/EmoDB \
     --pretrained_folder=results/EmoNet/scratch/urdu/1986/fold_1
-python recipes/EmoNet/train.py recipes/EmoNet/hparams/multidomain.yaml --corpora="[emodb, ravdess, cafe]" \
-    --data_folders="[/data/EmoDB, /data/RAVDESS, /data/CaFE]"
+python recipes/EmoNet/train.py recipes/EmoNet/hparams/multidomain.yaml --corpus="[emodb, ravdess, cafe]" \
+    --data_folder=/data
 torchrun --nproc_per_node=2 recipes/EmoNet/train.py recipes/EmoNet/hparams/scratch.yaml --corpus=urdu \
     --data_folder=/data/URDU --distributed_backend=gloo --device=cpu
+
+Corpora are named by ``corpus`` (one name, or a list for multi-domain and pooled runs) and declared, where
+their parser, folder, classes or split differ from the defaults, in ``corpora: {name: {parser, folder, options,
+emotions, merge, split}}`` (root README, "Data and splits"). The name keys everything: prep folders
+(``prep/<name>``), domains and heads, phases (``save/finetune_<name>``), results (``<name>/test_results.json``)
+and the split copy (``splits/<name>.json``).
 
 Modes (hparam ``mode``): ``scratch`` trains every parameter on one corpus (Section 4.3); ``transfer`` loads the
 shared model of an earlier run, freezes it and trains only the new corpus's adapters, batch norms and head
@@ -17,7 +25,8 @@ shared model of an earlier run, freezes it and trains only the new corpus's adap
 With ``aggregate_targets`` (hparams/aggregated.yaml, hparams/arousal_valence.yaml) the domains are arousal and/or
 valence classes pooled over the corpora with Table 2 (Section 6.2).
 Both evaluation points of Table 3 (best-dev checkpoint and final epoch) are tested and written to
-``test_results.json`` (top level: best-dev).
+``test_results.json`` (top level: best-dev). A corpus without a dev set (``dev: none``) trains
+``no_dev_epochs_per_level`` epochs at each lr level and its last epoch is tested.
 Each training phase checkpoints in ``save/<phase>/``; running the same command again skips finished phases and
 resumes the interrupted one where it stopped.
 """
@@ -37,10 +46,11 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prepare import SPLIT_KEYS, prepare_aggregated, prepare_emonet  # noqa: E402
+from prepare import emonet_declarations, prepare_aggregated, prepare_emonet  # noqa: E402
 
 from emo_lobes.inference.adapters.emonet import EXPERIMENT_FILE, build_emonet, relative_frame_lengths  # noqa: E402
 from emo_lobes.data.audio import load_audio  # noqa: E402
+from emo_lobes.data.declarations import check_corpus_folders  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.training.checkpoints import AtomicCheckpointer, load_tensors  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
@@ -57,7 +67,7 @@ from emo_lobes.lobes.adapters import (  # noqa: E402
     shared_state_dict,
 )
 from emo_lobes.training.lr_levels import budget_level, inverse_time_decay  # noqa: E402
-from emo_lobes.data.manifest import load_manifest, write_json_atomic  # noqa: E402
+from emo_lobes.data.manifest import load_manifest, write_json_atomic, write_text_atomic  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from emo_lobes.training.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
 from emo_lobes.training.class_weights import inverse_frequency_weights  # noqa: E402
@@ -79,8 +89,9 @@ class EmoNetBrain(EmoLobesBrain):
     """Trains and evaluates :class:`~emo_lobes.lobes.emonet.EmoNet` on batches tagged with their domain.
 
     Extra hparams (set per training phase in ``__main__``): ``domains`` (list of dicts with ``name``,
-    ``index``, ``labels``, ``class_weights``), ``epoch_counter``, ``chunk_draws`` and, for budgeted multi-domain
-    training, ``rounds_per_level`` (None: the counter's dev-plateau level is used).
+    ``index``, ``labels``, ``class_weights``), ``epoch_counter``, ``chunk_draws``, ``has_dev`` and, for budgeted
+    multi-domain training, ``rounds_per_level`` (None: the counter's dev-plateau level is used, or, without a dev
+    set, ``no_dev_epochs_per_level`` epochs per level).
     Under torchrun each process trains on its share of every batch and scores its share of dev and test; the
     predictions of all processes are gathered (in dataset order) before metrics, the loss averaged over processes.
     """
@@ -108,9 +119,11 @@ class EmoNetBrain(EmoLobesBrain):
         if stage != sb.Stage.TRAIN:
             labels = self.domain_info[domain]["labels"]
             probabilities = log_probs.detach().exp().cpu().tolist()
-            for utt_id, true, probs in zip(batch.id, targets.tolist(), probabilities):
+            for utt_id, wav, corpus, true, probs in zip(batch.id, batch.rel_wav, batch.corpus, targets.tolist(),
+                                                        probabilities):
                 self.predictions[domain].append({
-                    "id": utt_id, "true": labels[true], "pred": labels[max(range(len(probs)), key=probs.__getitem__)],
+                    "id": utt_id, "wav": wav, "corpus": corpus, "true": labels[true],
+                    "pred": labels[max(range(len(probs)), key=probs.__getitem__)],
                     "probs": [round(p, PROBABILITY_DECIMALS) for p in probs]})
         return loss
 
@@ -129,11 +142,15 @@ class EmoNetBrain(EmoLobesBrain):
         return super()._train_loader_specifics(dataset, loader_kwargs)
 
     def on_fit_batch_start(self, batch, should_step):
-        """Set this step's learning rate: level (dev plateau or round budget) with per-step decay."""
-        rounds_per_level = self.hparams.rounds_per_level
+        """Set this step's learning rate: level (dev plateau, round or epoch budget) with per-step decay."""
+        rounds_per_level, levels = self.hparams.rounds_per_level, self.hparams.lr_levels
         if rounds_per_level:  # multi-domain: one round (a batch of each corpus) is one schedule step
             step = self.optimizer_step // len(self.hparams.domains)
-            lr = self.hparams.lr_levels[budget_level(step, rounds_per_level, len(self.hparams.lr_levels))]
+            lr = levels[budget_level(step, rounds_per_level, len(levels))]
+        elif not self.hparams.has_dev:  # no dev set: each level lasts no_dev_epochs_per_level epochs
+            step = self.optimizer_step
+            epochs_done = self.hparams.epoch_counter.current - 1
+            lr = levels[budget_level(epochs_done, self.hparams.no_dev_epochs_per_level, len(levels))]
         else:
             step = self.optimizer_step
             lr = self.hparams.epoch_counter.lr
@@ -185,6 +202,18 @@ class EmoNetBrain(EmoLobesBrain):
                 valid_stats=stats,
             )
             self.checkpointer.save_and_keep_only(meta={"UAR": mean_uar, "epoch": epoch}, max_keys=["UAR"])
+
+    def _fit_valid(self, valid_set, epoch, enable):
+        """Without a dev set (``dev: none``): log the epoch and checkpoint it, the latest kept; else SpeechBrain's
+        validation (whose :meth:`on_stage_end` logs, moves the lr level and checkpoints)."""
+        if valid_set is not None:
+            return super()._fit_valid(valid_set, epoch, enable)
+        self.hparams.train_logger.log_stats(
+            stats_meta={"phase": self.hparams.phase, "epoch": epoch, "lr": round(self.current_lr, 6)},
+            train_stats={"loss": round(self.train_loss, 4)},
+        )
+        self.checkpointer.save_and_keep_only(meta={"epoch": epoch}, num_to_keep=1)
+        return None
 
 
 class ChunkDraws:
@@ -302,19 +331,59 @@ class AudioCache:
 
 
 
-def corpus_datasets(hparams, prep_paths, data_folder, domain_index, audio_cache=None, chunk_draws=None):
-    """Train/valid/test DynamicItemDatasets of one corpus, with audio, label and domain pipelines.
+def load_partition(path, roots):
+    """A prep manifest with each entry's ``{data_root}`` filled with its corpus's root (pooled sets mix corpora).
+
+    Arguments
+    ---------
+    path : str
+        A manifest of :mod:`prepare` (entries carry ``corpus``).
+    roots : dict
+        ``{corpus name: corpus root}``.
+
+    Returns
+    -------
+    dict
+        ``{id: entry}``, ``wav`` absolute.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> from emo_lobes.data.manifest import write_manifest
+    >>> path = write_manifest([{"id": "a", "wav": "x/a.wav", "corpus": "gemep"},
+    ...                        {"id": "b", "wav": "x/b.wav", "corpus": "masc"}], os.path.join(tempfile.mkdtemp(), "m.json"))
+    >>> [e["wav"] for e in load_partition(path, {"gemep": "/d/GEMEP", "masc": "/d/MASC"}).values()]
+    ['/d/GEMEP/x/a.wav', '/d/MASC/x/b.wav']
+    """
+    data = load_manifest(path)
+    placeholder = "{data_root}"
+    for utt, entry in data.items():
+        if entry.get("corpus") not in roots:
+            raise EmoLobesError(f"manifest {path} holds utterance {utt} of corpus {entry.get('corpus')}, which this "
+                                f"run does not use ({', '.join(roots)})",
+                                "drop --skip_prep=True, or point --prep_folder at this run's own prep folder")
+        if str(entry["wav"]).startswith(placeholder):
+            entry["wav"] = roots[entry["corpus"]] + entry["wav"][len(placeholder):]
+    return data
+
+
+def corpus_datasets(hparams, prep_paths, roots, domain_index, audio_cache=None, chunk_draws=None):
+    """Train/valid/test DynamicItemDatasets of one domain, with audio, label and domain pipelines.
 
     Training takes a random ``train_chunk_duration`` chunk of longer utterances (only those frames are read
     when the file is not cached), placed by ``chunk_draws`` (a :class:`ChunkDraws`); evaluation takes the whole
     utterance up to ``eval_max_duration`` seconds (Section 5.1).
 
+    ``roots`` maps each corpus name of the manifests to its root (one corpus, or the pooled corpora of an
+    arousal/valence domain). Every item also gives ``rel_wav`` and ``corpus``, which predictions carry.
+
     Returns
     -------
     datasets : dict
-        ``train``, ``valid``, ``test``, and the ``chunk_draws`` of the training set.
+        ``train``, ``valid`` (an empty list without a dev set), ``test``, and the ``chunk_draws`` of the training
+        set.
     labels : list of str
-        The corpus's class labels, index order.
+        The domain's class labels, index order.
     """
     with open(prep_paths["labels"], encoding="utf-8") as labels_file:
         labels = json.load(labels_file)
@@ -355,23 +424,40 @@ def corpus_datasets(hparams, prep_paths, data_folder, domain_index, audio_cache=
 
     datasets = {"chunk_draws": draws}
     for part in ("train", "valid", "test"):
-        dataset = sb.dataio.dataset.DynamicItemDataset.from_json(
-            prep_paths[part], replacements={"data_root": data_folder}
-        )
+        entries = load_partition(prep_paths[part], roots)
+        if not entries:  # no dev set (dev: none): an empty partition
+            datasets[part] = []
+            continue
+        dataset = sb.dataio.dataset.DynamicItemDataset(entries)
         if part != "train" or hparams.get("sorting") == "ascending":
             dataset = dataset.filtered_sorted(sort_key="duration")  # less padding; results do not depend on it
         dataset.add_dynamic_item(train_audio if part == "train" else eval_audio)
         dataset.add_dynamic_item(label_pipeline)
         dataset.add_dynamic_item(domain_pipeline)
-        dataset.set_output_keys(["id", "sig", "label_index", "domain"])
+        dataset.set_output_keys(["id", "sig", "label_index", "domain", "rel_wav", "corpus"])
         datasets[part] = dataset
     return datasets, labels
 
 
-def prep_split_name(prep_paths):
-    """The name of the split the prep wrote (e.g. ``fold_1``)."""
+def prep_split_info(prep_paths):
+    """``{corpus: split info}`` of the split(s) the prep used (``CorpusData.split_info()``: name, method, fold,
+    ``speaker_independent``, ``allow_speaker_overlap``, sizes ...)."""
     with open(prep_paths["split"], encoding="utf-8") as split_file:
-        return json.load(split_file)["name"]
+        split = json.load(split_file)
+    if "corpora" in split:  # a pooled arousal/valence domain: one split per corpus
+        return split["corpora"]
+    return {split["corpus"]: {key: value for key, value in split.items() if key not in ("corpus", "counts")}}
+
+
+def copy_splits(prep_paths, output_folder):
+    """Copy each corpus's split file of a prep into ``<output_folder>/splits/<corpus>.json`` (main process)."""
+    if not if_main_process():
+        return
+    for key, path in prep_paths.items():
+        if key.startswith("split_"):
+            with open(path, encoding="utf-8") as split_file:
+                text = split_file.read()
+            write_text_atomic(text, os.path.join(output_folder, "splits", os.path.basename(path)))
 
 
 def train_loader_options(hparams, dataset):
@@ -456,18 +542,33 @@ def start_phase(hparams, phase_number):
     sb.utils.seed.seed_everything(hparams["seed"] + phase_number, verbose=False)
 
 
+def no_dev_epochs(hparams):
+    """Epochs of a training phase without a dev set: ``no_dev_epochs_per_level`` at each lr level, at most
+    ``max_epochs`` (the safety cap of every phase).
+
+    Example
+    -------
+    >>> no_dev_epochs({"no_dev_epochs_per_level": 50, "lr_levels": [0.1, 0.01, 0.001], "max_epochs": 3000})
+    150
+    """
+    return min(int(hparams["no_dev_epochs_per_level"]) * len(hparams["lr_levels"]), int(hparams["max_epochs"]))
+
+
 def make_brain(hparams, run_opts, model, domains, phase, patience_counter=None, rounds_per_level=None,
-               chunk_draws=None):
+               chunk_draws=None, has_dev=True):
     """One EmoNetBrain for a training phase, with its own checkpoint folder (``save/<phase>``) and epoch counter.
 
     The hparams' ``checkpointer`` gives the checkpoint class and what every phase saves (the random generators);
     each phase adds its model and counter (SpeechBrain adds the optimiser and the training loader's position).
+    Without a dev set (``has_dev`` False) the counter's limit is :func:`no_dev_epochs` and the plateau rule is
+    not used.
     """
-    counter = patience_counter or hparams["epoch_counter"]()
+    counter = patience_counter or (hparams["epoch_counter"]() if has_dev
+                                   else hparams["epoch_counter"](limit=no_dev_epochs(hparams)))
     template = hparams["checkpointer"]
     checkpointer = type(template)(os.path.join(template.checkpoints_dir, phase),
                                   recoverables=dict(template.recoverables, model=model, counter=counter))
-    phase_hparams = dict(hparams, domains=domains, epoch_counter=counter, phase=phase,
+    phase_hparams = dict(hparams, domains=domains, epoch_counter=counter, phase=phase, has_dev=has_dev,
                          rounds_per_level=rounds_per_level, chunk_draws=chunk_draws or ChunkDraws(hparams["seed"]))
     if rounds_per_level and len(domains) > 1:
         # each round-robin step trains one domain's adapters, batch norms and head: DDP must expect unused ones
@@ -479,6 +580,8 @@ def make_brain(hparams, run_opts, model, domains, phase, patience_counter=None, 
 def evaluate_points(brain, datasets, hparams):
     """Test (and re-score dev) at the final epoch and at the best-dev checkpoint (Table 3's two points).
 
+    Without a dev set the final epoch is the only point (``best`` is the same dict, ``dev`` None).
+
     Returns
     -------
     dict
@@ -487,15 +590,19 @@ def evaluate_points(brain, datasets, hparams):
     """
     points = {}
     options = eval_loader_options(hparams)
+    has_dev = brain.hparams.has_dev
     for point, max_key in (("final", None), ("best", "UAR")):
         checkpoint = brain.checkpointer.find_checkpoint(max_key=max_key)
         epoch = checkpoint.meta["epoch"] if checkpoint is not None else brain.hparams.epoch_counter.current
-        if point == "best" and epoch == points["final"]["test"]["epoch"]:
-            points["best"] = points["final"]  # the final epoch is the best one: same model, same scores
+        if point == "best" and (not has_dev or epoch == points["final"]["test"]["epoch"]):
+            points["best"] = points["final"]  # the final epoch is the best one (or the only one): same scores
             break
         brain.evaluate(datasets["test"], max_key=max_key, test_loader_kwargs=options)
         points[point] = {"test": dict(next(iter(brain.last_metrics.values())), epoch=epoch,
                                       loss=round(brain.last_loss, 6))}
+        if not has_dev:
+            points[point]["dev"] = None
+            continue
         if epoch not in brain.dev_history:  # e.g. a resumed run: score dev again
             brain.evaluate(datasets["valid"], max_key=max_key, test_loader_kwargs=options)
             brain.dev_history[epoch] = brain.last_metrics
@@ -509,102 +616,108 @@ def write_corpus_results(path, points, domain, hparams, extra=None):
     best_test = dict(points["best"]["test"])
     predictions = best_test.pop("predictions")
     # Predictions kept for the final test only (the best-dev ones are the top-level predictions).
-    summary = {point: {part: {k: v for k, v in m.items() if k != "predictions" or (point, part) == ("final", "test")}
+    summary = {point: {part: None if m is None else
+                       {k: v for k, v in m.items() if k != "predictions" or (point, part) == ("final", "test")}
                        for part, m in parts.items()} for point, parts in points.items()}
+    selection = "best dev UAR" if domain["has_dev"] else "last epoch (no dev set)"
     if if_main_process():
         write_test_results(path, {k: v for k, v in best_test.items() if k not in ("epoch", "loss")}, predictions,
                            extra=dict({"recipe": RECIPE, "corpus": domain["name"], "mode": hparams["mode"],
                                        "fold": hparams["fold"], "seed": hparams["seed"], "split": domain["split"],
-                                       "best_epoch": best_test["epoch"], "test_loss": best_test["loss"],
-                                       "best": summary["best"], "final": summary["final"]}, **(extra or {})))
+                                       "selection": selection, "best_epoch": best_test["epoch"],
+                                       "test_loss": best_test["loss"], "best": summary["best"],
+                                       "final": summary["final"]}, **(extra or {})))
 
 
 def train_single_corpus(hparams, run_opts, model, domain, datasets, phase, phase_number=0):
     """Plateau-scheduled training of one domain (scratch, transfer, or fine-tuning after multi-domain)."""
     start_phase(hparams, phase_number)
-    brain = make_brain(hparams, run_opts, model, [domain], phase, chunk_draws=datasets["chunk_draws"])
-    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
+    brain = make_brain(hparams, run_opts, model, [domain], phase, chunk_draws=datasets["chunk_draws"],
+                       has_dev=domain["has_dev"])
+    brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"] if domain["has_dev"] else None,
               train_loader_kwargs=train_loader_options(hparams, datasets["train"]),
               valid_loader_kwargs=eval_loader_options(hparams))
     return brain, evaluate_points(brain, datasets, hparams)
 
 
-def _prep_options(hparams, corpus):
-    """Split and label options of ``corpus``: its ``corpus_options`` entry, else the global hparams."""
-    options = dict(hparams["corpus_options"].get(corpus) or {})
-    prep = {key: options.get(key, hparams[key]) for key in SPLIT_KEYS}
-    prep.update(emotions=options.get("emotions", hparams["emotions"]), parse_options=options.get("parse_options"),
-                merge_emotions=options.get("merge_emotions", hparams["merge_emotions"]))
-    return prep
-
-
-def _add_domain(hparams, domains, corpus_data, name, prep_paths, data_folder, audio_cache, chunk_draws):
+def _add_domain(hparams, domains, corpus_data, name, prep_paths, roots, audio_cache, chunk_draws):
     """Build one domain's datasets and class weights from its manifests."""
     index = len(domains)
-    datasets, labels = corpus_datasets(hparams, prep_paths, data_folder, index, audio_cache, chunk_draws)
+    datasets, labels = corpus_datasets(hparams, prep_paths, roots, index, audio_cache, chunk_draws)
     train_entries = load_manifest(prep_paths["train"]).values()
     class_weights = inverse_frequency_weights([labels.index(e["emotion"]) for e in train_entries], len(labels))
     domains.append({"name": name, "index": index, "labels": labels, "class_weights": class_weights,
-                    "split": prep_split_name(prep_paths)})
+                    "split": prep_split_info(prep_paths), "has_dev": len(datasets["valid"]) > 0})
     corpus_data.append(datasets)
+    copy_splits(prep_paths, hparams["output_folder"])
 
 
-def dataio_prep(hparams, corpora, folders, aggregate_targets=None):
+def dataio_prep(hparams, declarations, aggregate_targets=None):
     """Prepare the data (under run_on_main) and build the datasets of each domain, in order.
 
-    Without ``aggregate_targets`` each corpus is a domain (its own labels and split). With them, each target
-    (``arousal``, ``valence``) is a domain pooling every corpus mapped with Table 2 (modes 4 and 5).
-    Per-corpus split and label options come from ``corpus_options[<corpus>]``, else the global hparams.
+    Without ``aggregate_targets`` each declared corpus is a domain (its own labels and split, prep folder
+    ``prep/<name>``). With them, each target (``arousal``, ``valence``) is a domain pooling every corpus mapped with
+    Table 2 (modes 4 and 5; prep folder ``prep/aggregated_<target>``). Each corpus's split is copied to
+    ``<output_folder>/splits/<name>.json``.
+
+    Arguments
+    ---------
+    hparams : dict
+        The run's hparams.
+    declarations : dict
+        ``{name: CorpusDeclaration}`` (:func:`prepare.emonet_declarations`).
+    aggregate_targets : list of str, optional
+        The pooled targets.
 
     Returns
     -------
     domains : list of dict
-        ``name``, ``index``, ``labels``, ``class_weights`` (inverse training frequency), ``split``.
+        ``name``, ``index``, ``labels``, ``class_weights`` (inverse training frequency), ``split`` (``{corpus:
+        split info}``), ``has_dev``.
     corpus_data : list of dict
         Each domain's ``train``/``valid``/``test`` datasets and the ``chunk_draws`` (one for all domains).
     """
     domains, corpus_data, audio_cache = [], [], AudioCache(hparams["audio_cache_mb"])
     chunk_draws = ChunkDraws(hparams["seed"])
-    common = dict(fold=hparams["fold"], seed=hparams["seed"])
+    roots = {name: decl.folder for name, decl in declarations.items()}
+    common = {"fold": hparams["fold"], "seed": hparams["seed"]}
     if aggregate_targets:
-        specs = [dict(_prep_options(hparams, corpus), corpus=corpus, data_folder=folder)
-                 for corpus, folder in zip(corpora, folders)]
         for target in aggregate_targets:
             save_folder = os.path.join(hparams["prep_folder"], f"aggregated_{target}")
-            args = [target, specs, save_folder, dict({k: hparams[k] for k in SPLIT_KEYS}, fold=hparams["fold"])]
-            run_on_main(prepare_aggregated, args=args, kwargs={"seed": hparams["seed"],
-                                                                "skip_prep": hparams["skip_prep"]})
-            prep_paths = prepare_aggregated(*args, seed=hparams["seed"], skip_prep=True)
-            _add_domain(hparams, domains, corpus_data, target, prep_paths, "", audio_cache, chunk_draws)
+            args = [target, declarations, save_folder]
+            run_on_main(prepare_aggregated, args=args, kwargs=dict(common, skip_prep=hparams["skip_prep"]))
+            prep_paths = prepare_aggregated(*args, **common, skip_prep=True)
+            _add_domain(hparams, domains, corpus_data, target, prep_paths, roots, audio_cache, chunk_draws)
         return domains, corpus_data
-    for corpus, folder in zip(corpora, folders):
-        save_folder = os.path.join(hparams["prep_folder"], corpus)
-        kwargs = dict(_prep_options(hparams, corpus), **common, skip_prep=hparams["skip_prep"])
-        run_on_main(prepare_emonet, args=[corpus, folder, save_folder], kwargs=kwargs)
-        prep_paths = prepare_emonet(corpus, folder, save_folder, **dict(kwargs, skip_prep=True))
-        _add_domain(hparams, domains, corpus_data, corpus, prep_paths, folder, audio_cache, chunk_draws)
+    for name, declaration in declarations.items():
+        save_folder = os.path.join(hparams["prep_folder"], name)
+        run_on_main(prepare_emonet, args=[declaration, save_folder], kwargs=dict(common, skip_prep=hparams["skip_prep"]))
+        prep_paths = prepare_emonet(declaration, save_folder, **common, skip_prep=True)
+        _add_domain(hparams, domains, corpus_data, name, prep_paths, {name: roots[name]}, audio_cache, chunk_draws)
     return domains, corpus_data
 
 
 def run_domains(hparams):
-    """``(corpora, data folders, aggregate targets)`` of the run, checked against its mode (one-line errors)."""
+    """``(declarations, aggregate targets)`` of the run, checked against its mode (one-line errors).
+
+    The corpora are ``corpus`` (a name, a list of names, or null: every corpus declared in ``corpora``), each
+    declared by ``corpora.<name>`` where given, with EmoNet's defaults (:func:`prepare.emonet_declarations`).
+    """
     if hparams["mode"] not in ("scratch", "transfer", "multidomain"):
         raise EmoLobesError(f"unknown mode '{hparams['mode']}'", "use scratch, transfer or multidomain")
     if hparams["sorting"] not in ("random", "ascending"):
         raise EmoLobesError(f"unknown sorting '{hparams['sorting']}'", "use random or ascending")
     targets = list(hparams.get("aggregate_targets") or [])
-    if targets or hparams["mode"] == "multidomain":
-        corpora, folders = list(hparams["corpora"]), list(hparams["data_folders"])
-        if len(corpora) != len(folders):
-            raise EmoLobesError(f"{len(corpora)} corpora but {len(folders)} data_folders",
-                                "give one data folder per corpus, in the same order")
-    else:
-        corpora, folders = [hparams["corpus"]], [hparams["data_folder"]]
-    n_domains = len(targets) if targets else len(corpora)
+    declarations = emonet_declarations(hparams["corpora"], hparams["data_folder"], hparams["corpus"],
+                                       hparams["default_split"], hparams["split_file"], hparams["split"])
+    check_corpus_folders(declarations, hparams["data_folder"])
+    n_domains = len(targets) if targets else len(declarations)
     if (hparams["mode"] == "multidomain") != (n_domains > 1):
-        raise EmoLobesError(f"mode {hparams['mode']} with {n_domains} domain(s)",
-                            "multidomain needs at least two corpora (or targets); scratch and transfer need one")
-    return corpora, folders, targets
+        what = f"{n_domains} corpora ({', '.join(declarations)})" if not targets else f"{n_domains} target(s)"
+        raise EmoLobesError(f"mode {hparams['mode']} with {what}",
+                            "multidomain needs at least two corpora (--corpus=[a, b]) or targets; scratch and "
+                            "transfer need one (--corpus=NAME)")
+    return declarations, targets
 
 
 def write_experiment_info(hparams, domains, phases):
@@ -662,12 +775,14 @@ def round_robin_phase(hparams, run_opts, model, domains, corpus_data):
     start_phase(hparams, 0)
     draws = corpus_data[0]["chunk_draws"]
     counter = sb.utils.epoch_loop.EpochCounter(total_rounds // hparams["rounds_per_epoch"])
-    brain = make_brain(hparams, run_opts, model, domains, "multidomain", counter, hparams["rounds_per_level"], draws)
+    has_dev = any(domain["has_dev"] for domain in domains)  # the mean dev UAR is over the corpora that have one
+    brain = make_brain(hparams, run_opts, model, domains, "multidomain", counter, hparams["rounds_per_level"], draws,
+                       has_dev=has_dev)
     train_set = MultiCorpusDataset([data["train"] for data in corpus_data], set_pass=draws.set_pass)
     rounds = RoundRobinBatchSampler([len(data["train"]) for data in corpus_data], hparams["batch_size"],
                                     hparams["rounds_per_epoch"], seed=hparams["seed"],
                                     shuffle=hparams["sorting"] == "random")
-    valid_set = MultiCorpusDataset([data["valid"] for data in corpus_data])
+    valid_set = MultiCorpusDataset([data["valid"] for data in corpus_data]) if has_dev else None
     chained = ChainedBatchSampler([len(data["valid"]) for data in corpus_data], hparams["eval_batch_size"])
     workers = hparams["num_workers"]
     brain.fit(counter, train_set, valid_set,
@@ -711,8 +826,9 @@ def train_multidomain(hparams, run_opts, model, domains, corpus_data, extra):
         summary[name] = {"best_test_ua": best_ua, "final_test_ua": final_ua,
                          "before_finetune_test_ua": before[name]["ua"]}
         for prediction in best_predictions:
-            pooled_predictions.append({"id": prediction["id"], "true": f"{name}:{prediction['true']}",
-                                       "pred": f"{name}:{prediction['pred']}"})
+            pooled_predictions.append({"id": prediction["id"], "wav": prediction["wav"],
+                                       "corpus": prediction["corpus"], "domain": name,
+                                       "true": f"{name}:{prediction['true']}", "pred": f"{name}:{prediction['pred']}"})
     pooled_labels = [f"{d['name']}:{label}" for d in domains for label in d["labels"]]
     pooled = classification_metrics([p["true"] for p in pooled_predictions],
                                     [p["pred"] for p in pooled_predictions], labels=pooled_labels)
@@ -720,6 +836,7 @@ def train_multidomain(hparams, run_opts, model, domains, corpus_data, extra):
         write_test_results(os.path.join(output, "test_results.json"), pooled, pooled_predictions,
                            extra=dict(extra, recipe=RECIPE, mode="multidomain", fold=hparams["fold"],
                                       seed=hparams["seed"], corpora=summary,
+                                      split={corpus: info for d in domains for corpus, info in d["split"].items()},
                                       note="labels are corpus:emotion, pooled over corpora"))
 
 
@@ -733,10 +850,10 @@ if __name__ == "__main__":
 
     # Domains: one corpus (scratch, transfer), several corpora (multidomain), or arousal/valence targets that
     # pool several corpora (aggregate_targets: one for mode 4 with scratch, two for mode 5 with multidomain).
-    corpora, folders, targets = run_domains(hparams)
+    declarations, targets = run_domains(hparams)
     pretrained = load_shared_model(hparams["pretrained_folder"], hparams) if hparams["mode"] == "transfer" else None
 
-    domains, corpus_data = dataio_prep(hparams, corpora, folders, targets)
+    domains, corpus_data = dataio_prep(hparams, declarations, targets)
 
     model = build_emonet(hparams, [len(domain["labels"]) for domain in domains])
     counts = parameter_counts(model)

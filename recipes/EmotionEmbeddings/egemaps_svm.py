@@ -3,7 +3,7 @@
 
 Run (after train.py has prepared the run, e.g. the single-corpus URDU run):
 python recipes/EmotionEmbeddings/egemaps_svm.py --run results/EmotionEmbeddings/single_corpus_mfb/urdu/0/fold_1 \
-    --data_folder /data --corpus urdu
+    --corpus urdu
 
 The 88 eGeMAPSv02 functionals of each file (openSMILE, through emo_lobes.features.feature_cache, cached beside the
 run) are standardised on the training set; a linear SVM (class weights balanced) is trained for each C in
@@ -15,11 +15,9 @@ import json
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from prepare import PAPER_CORPORA, corpus_folder  # noqa: E402
-
+from emo_lobes.data.manifest import PREP_OPTIONS_FILE  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.features.feature_cache import functionals  # noqa: E402
 from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
@@ -31,16 +29,29 @@ C_GRID = (0.001, 0.01, 0.1, 1.0)
 
 
 def read_partition(run_folder, corpus, part, data_root):
-    """Audio paths and labels of one partition of a run's prep (copies from oversampling dropped).
+    """Utterance ids, audio paths (absolute and relative to the corpus root) and classes of one partition of a
+    run's prep (copies from oversampling dropped).
 
     Returns
     -------
-    ids, paths, labels : list of str
+    ids, paths, rel_wavs, labels : list of str
     """
     manifest = os.path.join(run_folder, "prep", corpus, f"{part}.json")
     entries = load_manifest(manifest, data_root=data_root)
-    originals = [(utt, e) for utt, e in entries.items() if e.get("source_id", utt) == utt]
-    return [u for u, _ in originals], [e["wav"] for _, e in originals], [str(e["label"]) for _, e in originals]
+    originals = [e for utt, e in entries.items() if e.get("source_id", utt) == utt]
+    return ([e["utt_id"] for e in originals], [e["wav"] for e in originals], [e["rel_wav"] for e in originals],
+            [str(e["target"]) for e in originals])
+
+
+def corpus_root(run_folder, corpus):
+    """The folder a run read ``corpus`` from (its declaration in ``prep/prep_options.json``)."""
+    path = os.path.join(run_folder, "prep", PREP_OPTIONS_FILE)
+    try:
+        with open(path, encoding="utf-8") as options_file:
+            return json.load(options_file)["corpora"][corpus]["folder"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EmoLobesError(f"{path} does not record corpus {corpus}",
+                            "give the output folder of a finished train.py run, or --corpus_folder") from None
 
 
 @cli_errors
@@ -48,26 +59,29 @@ def main(argv=None):
     """Command line (see the module docstring); returns the test metrics."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="output folder of a train.py run (holds prep/)")
-    parser.add_argument("--data_folder", required=True, help="the run's data_folder")
     parser.add_argument("--corpus", required=True)
-    parser.add_argument("--corpus_folder", default=None, help="the corpus folder (default: data_folder/<its folder>)")
+    parser.add_argument("--corpus_folder", default=None, help="the corpus folder (default: the one the run read)")
     args = parser.parse_args(argv)
-    spec = PAPER_CORPORA.get(args.corpus, {"folder": args.corpus.upper()})
-    root = args.corpus_folder or corpus_folder(args.data_folder, spec)
     with open(os.path.join(args.run, "prep", "labels.json"), encoding="utf-8") as labels_file:
         table = json.load(labels_file)
     if args.corpus not in table:
         raise EmoLobesError(f"corpus {args.corpus} is not in the run {args.run}", f"use one of {', '.join(table)}")
     labels = sorted(table[args.corpus])
+    root = args.corpus_folder or corpus_root(args.run, args.corpus)
     cache_dir = os.path.join(args.run, "egemaps_svm", "feature_cache")
     parts = {}
     for part in ("train", "valid", "test"):
-        ids, paths, ys = read_partition(args.run, args.corpus, part, root)
-        parts[part] = (ids, functionals(paths, FEATURE_SET, cache_dir=cache_dir), ys)
+        ids, paths, rel_wavs, ys = read_partition(args.run, args.corpus, part, root)
+        parts[part] = (ids, functionals(paths, FEATURE_SET, cache_dir=cache_dir) if ids else None, ys, rel_wavs)
+    if not parts["valid"][0]:
+        raise EmoLobesError(f"the run {args.run} has no dev set to choose C on", "run it with a dev set")
     # Class weights balanced, no refit on train + dev, solver unseeded (as this recipe's baseline always ran).
-    fitted = fit_functional_baseline(parts["train"][1:], parts["valid"][1:], C_GRID, "linear_svc", seed=None,
+    fitted = fit_functional_baseline(parts["train"][1:3], parts["valid"][1:3], C_GRID, "linear_svc", seed=None,
                                      labels=labels, class_weight="balanced")
-    metrics, predictions = score_on_test(fitted["model"], parts["test"][1:], labels=labels, ids=parts["test"][0])
+    metrics, predictions = score_on_test(fitted["model"], parts["test"][1:3], labels=labels, ids=parts["test"][0],
+                                         corpus=args.corpus)
+    for prediction, wav in zip(predictions, parts["test"][3]):
+        prediction["wav"] = wav
     path = write_test_results(os.path.join(args.run, "egemaps_svm", "test_results.json"), metrics, predictions,
                               extra={"model": f"{FEATURE_SET} + linear SVM", "best_c": fitted["c"],
                                      "dev_ua": {str(c): v for c, v in fitted["dev_ua"].items()}})

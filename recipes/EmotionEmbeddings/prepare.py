@@ -1,7 +1,8 @@
-"""Emotion-embedding data prep: several corpora, each with its own labels and speaker split, oversampled to one size.
+"""Emotion-embedding data prep: the declared corpora (read, selected and split by emo_lobes), oversampled to one size.
 
 Run by train.py (under run_on_main); by hand (synthetic corpora under synthetic_data/):
-python recipes/EmotionEmbeddings/prepare.py --data_folder synthetic_data --save_folder results/EmotionEmbeddings/prep
+python recipes/EmotionEmbeddings/prepare.py --data_folder synthetic_data --save_folder results/EmotionEmbeddings/prep \
+    --train_corpora emodb cafe
 """
 import argparse
 import json
@@ -10,8 +11,9 @@ import random
 import sys
 from collections import Counter
 
-from emo_lobes.data.corpora import parse_corpus
-from emo_lobes.errors import EmoLobesError, cli_errors
+import yaml
+
+from emo_lobes.data.declarations import check_corpus_folders, declare_corpora, load_corpus_split
 from emo_lobes.data.manifest import (
     assert_not_inside,
     check_output_folder_writable,
@@ -21,147 +23,78 @@ from emo_lobes.data.manifest import (
     write_manifest,
     write_problems_report,
 )
-from emo_lobes.data.splits import (
-    fixed_speaker_split,
-    hold_out_speakers,
-    leave_one_speaker_out,
-    select,
-    speaker_group_kfold,
-    split_summary,
-)
+from emo_lobes.errors import EmoLobesError, cli_errors
 
-#: Section III-A: the four corpora, their parsers and (real) folder names under the data folder.
-#: GEMEP has no fixed layout: it is read through the CSV importer and restricted to its 12 core emotions
-#: (written as GEMEP's codes or as words; the ``emotion`` column, when present, is matched too).
-GEMEP_CORE_EMOTIONS = ["amusement", "anger", "despair", "fear", "interest", "irritation", "joy", "pleasure", "pride",
-                       "relief", "sadness", "worry"]
-PAPER_CORPORA = {
-    "cafe": {"parser": "cafe", "folder": "CaFE"},
-    "emodb": {"parser": "emodb", "folder": "EmoDB"},
-    "gemep": {"parser": "csv", "folder": "GEMEP",
-              "options": {"corpus_name": "gemep", "language": "fr", "allowed_labels": GEMEP_CORE_EMOTIONS,
-                          "unknown_labels": "drop"}},
-    "ravdess": {"parser": "ravdess", "folder": "RAVDESS"},
-}
-#: Section III-A: the paper's speaker splits (dev, test); every other speaker trains.
-PAPER_SPLITS = {
-    "cafe": {"dev": ["cafe_09", "cafe_10"], "test": ["cafe_11", "cafe_12"]},
-    "emodb": {"dev": ["emodb_11", "emodb_13"], "test": ["emodb_15", "emodb_16"]},
-    "gemep": {"dev": ["gemep_05", "gemep_09"], "test": ["gemep_08", "gemep_10"]},
-    "ravdess": {"dev": ["ravdess_19", "ravdess_20", "ravdess_21"], "test": ["ravdess_22", "ravdess_23", "ravdess_24"]},
-}
-#: Fields train.py reads from the manifests besides ``wav``.
-MANIFEST_FIELDS = ["corpus", "label", "emotion", "speaker", "duration", "source_id"]
-SPLIT_METHODS = ("fixed", "holdout", "kfold", "loso")
+#: Fields train.py reads from the manifests besides ``wav`` and ``rel_wav``: ``utt_id`` is the corpus's own id
+#: (manifest keys are ``<corpus>/<utt_id>``, copies ``...#copy<k>``), ``target`` the head's class (the record's
+#: ``label_key`` field), ``source_id`` the utterance a copy was made from.
+MANIFEST_FIELDS = ["corpus", "utt_id", "target", "label", "emotion", "speaker", "duration", "source_id"]
 #: Separator between a copy's source id and its copy number.
 COPY_MARK = "#copy"
+#: Manifest name of each partition of a split.
+MANIFEST_OF_PART = {"train": "train", "dev": "valid", "test": "test"}
 
 
-def corpus_folder(data_folder, spec):
-    """The folder of one corpus: ``spec['folder']`` under ``data_folder`` (an absolute folder is kept).
+def run_declarations(corpora, data_folder, train_corpora, eval_corpora=None, split_file=None, split=None):
+    """The declarations of the corpora a run trains and tests on (:func:`emo_lobes.data.declarations.declare_corpora`).
 
-    Example
-    -------
-    >>> corpus_folder("/data", {"folder": "CaFE"}), corpus_folder("/data", {"folder": "/mnt/URDU"})
-    ('/data/CaFE', '/mnt/URDU')
-    """
-    if "folder" not in spec:
-        raise EmoLobesError(f"corpus spec {spec} has no 'folder'", "give each corpus a folder under data_folder")
-    return os.path.join(data_folder, spec["folder"])
-
-
-def check_corpus_folders(data_folder, folders):
-    """Fail with one line when the data folder, or the folder of a corpus the run uses, is missing.
+    A single-corpus run (one training corpus) may take the corpus root as ``data_folder`` and replace that
+    corpus's split by a split file (``--split_file``) or by another split declaration (``--split``, put in
+    place of the declared one, not merged into it: Table II's LOSO row is ``{method: loso, dev: none}``).
 
     Arguments
     ---------
+    corpora : dict
+        The hparams' ``corpora`` (``{name: {parser, folder, options, emotions, merge, label_key, split}}``).
     data_folder : str
-        The ``--data_folder``.
-    folders : dict
-        ``{corpus: its folder}``.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "CaFE"))
-    >>> check_corpus_folders(root, {"cafe": os.path.join(root, "CaFE")})
-    >>> try:
-    ...     check_corpus_folders(root, {"cafe": os.path.join(root, "CaFE"), "emodb": os.path.join(root, "EmoDB")})
-    ... except EmoLobesError as err:
-    ...     print(err.problem)
-    data folder ... has no EmoDB/ (emodb)
-    """
-    fix = ("pass --data_folder=<the folder holding the corpus folders CaFE/, EmoDB/, GEMEP/ (with metadata.csv), "
-           "RAVDESS/>, or give a corpus its folder with --corpora")
-    if not os.path.isdir(data_folder):
-        raise EmoLobesError(f"data folder {data_folder} does not exist", fix)
-    if not os.listdir(data_folder):
-        raise EmoLobesError(f"data folder {data_folder} is empty", fix)
-    missing = [f"{os.path.relpath(folder, data_folder)}/ ({name})" for name, folder in sorted(folders.items())
-               if not os.path.isdir(folder)]
-    if missing:
-        raise EmoLobesError(f"data folder {data_folder} has no {', '.join(missing)}", fix)
-
-
-def split_corpus(records, split_spec, loso=False, fold=1, seed=0):
-    """One corpus's speaker-independent split.
-
-    Arguments
-    ---------
-    records : list of dict
-        The corpus's records.
-    split_spec : dict
-        ``{"dev": [speakers], "test": [speakers]}`` (the paper's fixed split, method ``fixed``), or
-        ``{"method": "holdout", "n_test": k, "n_dev": m}`` (gender-balanced draw with ``seed``), or
-        ``{"method": "kfold", "k": 5}`` (fold ``fold`` of k speaker-disjoint folds stratified by emotion is
-        the test set, the next fold the dev set; with ``"n_dev": m``, m dev speakers drawn from the training
-        speakers instead), or ``{"method": "loso"}``.
-    loso : bool
-        Leave one speaker out whatever ``split_spec`` says (Table II's LOSO row).
-    fold : int
-        kfold: the fold number (1-based). LOSO: the ``fold``-th speaker (sorted) is the test speaker, wrapping
-        around for corpora with fewer speakers; the next speaker of a seeded cyclic order is dev.
-    seed : int
-        Seeds holdout draws and the LOSO dev order.
+        Where relative corpus folders are.
+    train_corpora : list of str
+        Corpora trained on (one head each), by name; a name without a declaration is read by its parser.
+    eval_corpora : list of str, optional
+        Corpora whose test sets go through every head (default ``train_corpora``); must hold them all.
+    split_file : str, optional
+        A split file for the single training corpus.
+    split : dict, optional
+        A split declaration for the single training corpus (``None`` or ``{}``: none).
 
     Returns
     -------
     dict
-        The split (see :mod:`emo_lobes.data.splits`).
+        ``{name: CorpusDeclaration}``, training corpora first.
 
     Example
     -------
-    >>> recs = [{"id": f"{s}_{i}", "speaker": f"emodb_{s:02d}"} for s in (3, 8, 9, 11, 13, 15, 16) for i in range(2)]
-    >>> split = split_corpus(recs, {"dev": ["emodb_11", "emodb_13"], "test": ["emodb_15", "emodb_16"]})
-    >>> split["train_speakers"], split["test"]
-    (['emodb_03', 'emodb_08', 'emodb_09'], ['15_0', '15_1', '16_0', '16_1'])
-    >>> split_corpus(recs, {}, loso=True, fold=9)["test_speakers"]   # 9 wraps to the 2nd of 7 speakers
-    ['emodb_08']
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp(); os.makedirs(os.path.join(root, "EmoDB")); os.makedirs(os.path.join(root, "CaFE"))
+    >>> decls = run_declarations({"cafe": {"label_key": "label"}}, root, ["emodb"], ["emodb", "cafe"],
+    ...                          split={"method": "loso", "dev": "none"})
+    >>> [(d.name, d.label_key, d.split) for d in decls.values()]
+    [('emodb', 'emotion', {'method': 'loso', 'dev': 'none'}), ('cafe', 'label', {})]
+    >>> run_declarations({}, os.path.join(root, "EmoDB"), ["emodb"])["emodb"].folder == os.path.join(root, "EmoDB")
+    True
     """
-    method = "loso" if loso else split_spec.get("method", "fixed")
-    if method not in SPLIT_METHODS:
-        raise EmoLobesError(f"unknown split method '{method}'", f"use one of {', '.join(SPLIT_METHODS)}")
-    if method == "loso":
-        folds = leave_one_speaker_out(records, dev_rule="next", seed=seed)
-        return folds[(int(fold) - 1) % len(folds)]
-    if method == "kfold":
-        k, n_dev = int(split_spec.get("k", 5)), split_spec.get("n_dev")
-        folds = speaker_group_kfold(records, k, n_dev_speakers=n_dev if n_dev is not None else 0, seed=seed)
-        if not 1 <= int(fold) <= k:
-            raise EmoLobesError(f"fold {fold} asked for, but the split has {k} folds", f"pass --fold between 1 and {k}")
-        chosen = folds[int(fold) - 1]
-        if n_dev is not None:
-            return chosen
-        # Dev = the next fold's speakers, which the stratified k-fold balanced by emotion like the test fold.
-        dev = folds[int(fold) % k]["test_speakers"]
-        return fixed_speaker_split(records, dev, chosen["test_speakers"], name=f"fold_{int(fold)}_dev_next")
-    if method == "holdout":
-        return hold_out_speakers(records, n_test=int(split_spec.get("n_test", 2)),
-                                 n_dev=int(split_spec.get("n_dev", 2)), seed=seed)
-    if not split_spec.get("test"):
-        raise EmoLobesError(f"split {split_spec} names no test speakers",
-                            "give dev and test speaker lists, or method: holdout / loso")
-    return fixed_speaker_split(records, split_spec.get("dev", []), split_spec["test"])
+    train = [str(name) for name in (train_corpora or [])]
+    evals = list(train) if eval_corpora is None else [str(name) for name in eval_corpora]
+    if not train:
+        raise EmoLobesError("no training corpus", "pass --corpus=NAME, or list corpora in --train_corpora")
+    untested = [name for name in train if name not in evals]
+    if untested:
+        raise EmoLobesError(f"training corpora {', '.join(untested)} are not in eval_corpora",
+                            "add them to eval_corpora: each head is tested on its own corpus's test set")
+    split = dict(split or {})
+    if split and split_file:
+        raise EmoLobesError("both --split and --split_file are given", "give one of them")
+    corpora = {name: dict(spec or {}) for name, spec in dict(corpora or {}).items()}
+    if split:
+        if len(train) != 1:
+            raise EmoLobesError(f"--split is for single-corpus runs, but this run trains on {', '.join(train)}",
+                                "give each corpus its split in corpora.<name>.split")
+        corpora[train[0]] = dict(corpora.get(train[0]) or {}, split=split)
+    used = train + [name for name in evals if name not in train]
+    declarations = declare_corpora(corpora, data_folder, names=used)
+    if len(train) == 1 or split_file:  # a single training corpus: the corpus root may be data_folder
+        declarations.update(declare_corpora(corpora, data_folder, names=train, split_file=split_file))
+    return declarations
 
 
 def oversample(records_by_corpus, seed=0):
@@ -210,18 +143,26 @@ def oversample(records_by_corpus, seed=0):
     return balanced
 
 
-def _label_emotions(corpus, records, problems):
-    # {label: canonical emotion} of one corpus; a label seen with two emotions keeps the commoner, noted.
+def label_table(corpus, records, label_key, problems):
+    """``{class: canonical emotion}`` of one corpus: what cross-corpus scoring compares (Table III).
+
+    The classes are the records' ``label_key`` values (the corpus's own labels with ``label``); a class seen
+    with two emotions keeps the commoner, noted in ``problems``.
+
+    Example
+    -------
+    >>> recs = [{"label": "W", "emotion": "angry"}, {"label": "T", "emotion": "sad"}, {"label": "T", "emotion": "sad"}]
+    >>> label_table("emodb", recs, "label", [])
+    {'T': 'sad', 'W': 'angry'}
+    """
     votes = {}
     for record in records:
-        votes.setdefault(str(record["label"]), Counter())[record["emotion"]] += 1
+        votes.setdefault(str(record[label_key]), Counter())[record["emotion"]] += 1
     table = {}
     for label, counts in sorted(votes.items()):
         table[label] = counts.most_common(1)[0][0]
         if len(counts) > 1:
             problems.append(f"{corpus}: label '{label}' has emotions {dict(counts)}; '{table[label]}' kept")
-    if len(table) < 2:
-        raise EmoLobesError(f"corpus {corpus} has {len(table)} label(s)", "a classifier head needs at least two")
     return table
 
 
@@ -244,122 +185,131 @@ def output_files(train_corpora, eval_corpora):
     return files + ["labels.json", "split.json", "problems.txt"]
 
 
+def _manifest_records(data, part):
+    # One partition's records as the manifests hold them: ids qualified by the corpus, the head's class.
+    key = data.declaration.label_key
+    return [dict(record, id=f"{data.name}/{record['id']}", utt_id=record["id"], target=str(record[key]))
+            for record in data.partition(part)]
+
+
 def prepare_emotion_embeddings(
-    data_folder,
+    declarations,
     save_folder,
-    corpora=None,
-    train_corpora=None,
+    train_corpora,
     eval_corpora=None,
-    splits=None,
-    loso=False,
     fold=1,
     seed=0,
     balance=True,
+    split_folder=None,
     skip_prep=False,
 ):
-    """Parse the corpora, split each by speakers, oversample training and dev sets, write the manifests.
+    """Read and split the declared corpora, oversample training and dev sets, write the manifests.
 
     Writes, per corpus, ``<corpus>/train.json`` and ``<corpus>/valid.json`` (training corpora, oversampled to
-    the largest corpus when ``balance``) and ``<corpus>/test.json`` (evaluation corpora, never oversampled),
-    with ``{data_root}`` placeholders; ``labels.json`` (``{corpus: {label: emotion}}``), ``split.json`` and
-    ``problems.txt``. Ids are ``<corpus>/<utterance id>``. Skips the work when the saved options match.
+    the largest corpus when ``balance``; ``valid.json`` is ``{}`` when the split has no dev set) and
+    ``<corpus>/test.json`` (evaluation corpora, never oversampled), with ``{data_root}`` placeholders;
+    ``labels.json`` (``{corpus: {class: emotion}}``), ``split.json`` (``{corpus: CorpusData.split_info()}``) and
+    ``problems.txt``; and each corpus's split as a split file ``<split_folder>/splits/<corpus>.json``. Manifest
+    ids are ``<corpus>/<utterance id>``. Skips the work when the saved options match.
 
     Arguments
     ---------
-    data_folder : str
-        Folder holding the corpus folders (read-only).
+    declarations : dict
+        ``{name: CorpusDeclaration}`` of every corpus used (:func:`run_declarations`).
     save_folder : str
         Where the manifests go.
-    corpora : dict, optional
-        ``{name: {"parser", "folder", "options"}}`` (default :data:`PAPER_CORPORA`).
-    train_corpora : list of str, optional
-        Corpora trained on (one head each); default all of ``corpora``.
+    train_corpora : list of str
+        Corpora trained on (one head each).
     eval_corpora : list of str, optional
         Corpora whose test sets are written (cross-corpus evaluation); default ``train_corpora``.
-    splits : dict, optional
-        ``{name: split spec}`` (see :func:`split_corpus`; default :data:`PAPER_SPLITS`).
-    loso, fold, seed
-        See :func:`split_corpus`; ``seed`` also seeds the oversampling.
+    fold : int
+        The fold of each corpus's split.
+    seed : int
+        Seeds the splits' draws and the oversampling.
     balance : bool
         Oversample training and dev sets (Section III-D).
+    split_folder : str, optional
+        Where ``splits/<corpus>.json`` go (the run's output folder; default ``save_folder``).
     skip_prep : bool
         Do nothing.
 
     Returns
     -------
     dict
-        ``{"train": {corpus: path}, "valid": {...}, "test": {...}, "labels": path, "split": path}``.
+        ``{"train": {corpus: path}, "valid": {...}, "test": {...}, "labels", "split": path, "splits": {corpus:
+        split file}, "roots": {corpus: its folder}}``.
 
     Example
     -------
     >>> import tempfile
     >>> from emo_lobes.data.synthetic import write_corpus
-    >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root); _ = write_corpus("gemep", root)
-    >>> paths = prepare_emotion_embeddings(root, os.path.join(root, "prep"), train_corpora=["emodb", "gemep"])
-    [EmotionEmbeddings prep] manifests written to .../prep (entries: emodb 174, gemep 177)
-    >>> sizes = {c: len(json.load(open(p))) for c, p in paths["train"].items()}
-    >>> sizes, len(json.load(open(paths["labels"]))["gemep"])
-    ({'emodb': 108, 'gemep': 108}, 12)
+    >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root); _ = write_corpus("cafe", root)
+    >>> paper = {"emodb": {"label_key": "label", "split": {"dev_speakers": ["emodb_11", "emodb_13"],
+    ...                                                    "test_speakers": ["emodb_15", "emodb_16"]}}}
+    >>> decls = run_declarations(paper, root, ["emodb", "cafe"])
+    >>> paths = prepare_emotion_embeddings(decls, os.path.join(root, "prep"), ["emodb", "cafe"])
+    [EmotionEmbeddings prep] manifests written to .../prep (entries: emodb 151, cafe 162)
+    >>> {c: len(json.load(open(p))) for c, p in paths["train"].items()}   # oversampled to the larger
+    {'emodb': 84, 'cafe': 84}
+    >>> labels = json.load(open(paths["labels"]))   # EmoDB's own labels; CaFE's canonical emotions (the default)
+    >>> labels["emodb"]["W"], sorted(labels["cafe"])[:3], sorted(os.listdir(os.path.join(root, "prep", "splits")))
+    ('angry', ['angry', 'disgust', 'fear'], ['cafe.json', 'emodb.json'])
     """
-    corpora = dict(PAPER_CORPORA if corpora is None else corpora)
-    train_corpora = list(corpora) if train_corpora is None else list(train_corpora)
+    train_corpora = list(train_corpora)
     eval_corpora = list(train_corpora) if eval_corpora is None else list(eval_corpora)
-    splits = dict(PAPER_SPLITS if splits is None else splits)
-    unknown = sorted((set(train_corpora) | set(eval_corpora)) - set(corpora))
+    used = train_corpora + [name for name in eval_corpora if name not in train_corpora]
+    unknown = [name for name in used if name not in declarations]
     if unknown:
-        raise EmoLobesError(f"corpora {', '.join(unknown)} have no entry in 'corpora'",
-                            f"add them to corpora (known: {', '.join(sorted(corpora))})")
-    if not train_corpora:
-        raise EmoLobesError("no training corpus", "list at least one corpus in train_corpora")
-    untested = sorted(set(train_corpora) - set(eval_corpora))
-    if untested:
-        raise EmoLobesError(f"training corpora {', '.join(untested)} are not in eval_corpora",
-                            "add them to eval_corpora: each head is tested on its own corpus's test set")
-    used = sorted(set(train_corpora) | set(eval_corpora))
-    folders = {name: os.path.abspath(corpus_folder(data_folder, corpora[name])) for name in used}
+        raise EmoLobesError(f"corpora {', '.join(unknown)} have no declaration", "declare them with run_declarations")
+    split_folder = save_folder if split_folder is None else split_folder
     options = {
-        "corpora": {name: corpora[name] for name in used}, "folders": folders, "train_corpora": sorted(train_corpora),
-        "eval_corpora": sorted(eval_corpora), "splits": {name: splits.get(name, {}) for name in used},
-        "loso": bool(loso), "fold": int(fold), "seed": seed, "balance": bool(balance),
+        "corpora": {name: declarations[name].as_dict() for name in used}, "train_corpora": train_corpora,
+        "eval_corpora": eval_corpora, "fold": int(fold), "seed": seed, "balance": bool(balance),
+        "split_folder": os.path.abspath(split_folder),
     }
-    outputs = output_files(train_corpora, eval_corpora)
     paths = {"train": {}, "valid": {}, "test": {}}
+    outputs = output_files(train_corpora, eval_corpora)
     for name in used:
         for part in ("train", "valid", "test"):
             if f"{name}/{part}.json" in outputs:
                 paths[part][name] = os.path.join(save_folder, name, f"{part}.json")
-    paths.update(labels=os.path.join(save_folder, "labels.json"), split=os.path.join(save_folder, "split.json"))
-    if skip_prep or prep_is_current(save_folder, options, outputs):
+    paths.update(labels=os.path.join(save_folder, "labels.json"), split=os.path.join(save_folder, "split.json"),
+                 splits={name: os.path.join(split_folder, "splits", f"{name}.json") for name in used},
+                 roots={name: declarations[name].folder for name in used})
+    if skip_prep or prep_is_current(save_folder, options, outputs + list(paths["splits"].values())):
         return paths
-    check_corpus_folders(data_folder, folders)
-    for folder in folders.values():
-        assert_not_inside(save_folder, folder)
+    chosen = {name: declarations[name] for name in used}
+    check_corpus_folders(chosen)
+    for declaration in chosen.values():
+        assert_not_inside(save_folder, declaration.folder)
+        assert_not_inside(split_folder, declaration.folder)
     check_output_folder_writable(save_folder)
-    problems, labels, split_info, partitions = [], {}, {}, {"train": {}, "valid": {}, "test": {}}
+    problems, labels, split_info, partitions = [], {}, {}, {"train": {}, "dev": {}, "test": {}}
     for name in used:
-        spec = corpora[name]
-        parsed = parse_corpus(spec["parser"], folders[name], **(spec.get("options") or {}))
-        problems += [f"{name}: {problem}" for problem in parsed.problems]
-        records = [dict(record, corpus=name, id=f"{name}/{record['id']}") for record in parsed.records]
-        labels[name] = _label_emotions(name, records, problems)
-        split = split_corpus(records, splits.get(name, {}), loso=loso, fold=fold, seed=seed)
-        split_info[name] = {"name": split["name"], **{k: split[k] for k in
-                            ("train_speakers", "dev_speakers", "test_speakers")},
-                            "summary": split_summary(split, records)}
-        for part, key in (("train", "train"), ("valid", "dev"), ("test", "test")):
-            partitions[part][name] = select(records, split[key])
-    for part in ("train", "valid"):
-        chosen = {name: partitions[part][name] for name in train_corpora}
-        if part == "valid" and not all(chosen.values()):
-            empty = [name for name, records in chosen.items() if not records]
-            raise EmoLobesError(f"corpora {', '.join(empty)} have no dev speaker",
-                                "give every training corpus dev speakers in its split")
-        partitions[part] = oversample(chosen, seed=seed) if balance else chosen
-    for part in ("train", "valid", "test"):
-        for name, path in paths[part].items():
+        data = load_corpus_split(chosen[name], fold=fold, seed=seed)
+        problems += [f"{name}: {problem}" for problem in data.problems] + list(data.split["warnings"])
+        labels[name] = label_table(name, data.records, data.declaration.label_key, problems)
+        split_info[name] = data.split_info()
+        for part in partitions:
+            partitions[part][name] = _manifest_records(data, part)
+        data.write_split(split_folder)
+    with_dev = [name for name in train_corpora if partitions["dev"][name]]
+    if with_dev and len(with_dev) < len(train_corpora):
+        without = [name for name in train_corpora if name not in with_dev]
+        raise EmoLobesError(f"corpora {', '.join(with_dev)} have a dev set but {', '.join(without)} have none",
+                            "give every training corpus a dev set, or every one dev: none (the last epoch is "
+                            "then tested)")
+    for part in ("train", "dev"):
+        kept = {name: partitions[part][name] for name in train_corpora}
+        partitions[part] = oversample(kept, seed=seed) if balance and (part == "train" or with_dev) else kept
+    for part in ("train", "dev", "test"):
+        for name, path in paths[MANIFEST_OF_PART[part]].items():
             records = [dict(record, source_id=record.get("source_id", record["id"]))
                        for record in partitions[part][name]]
-            write_manifest(records, path, fields=MANIFEST_FIELDS)
+            if records:
+                write_manifest(records, path, fields=MANIFEST_FIELDS)
+            else:  # dev: none
+                write_json_atomic({}, path)
     write_json_atomic(labels, paths["labels"])
     write_json_atomic(split_info, paths["split"])
     write_problems_report(problems, os.path.join(save_folder, "problems.txt"))
@@ -372,14 +322,18 @@ def prepare_emotion_embeddings(
 @cli_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_folder", required=True, help="folder holding CaFE/, EmoDB/, GEMEP/, RAVDESS/")
+    parser.add_argument("--data_folder", required=True, help="the folder holding the corpus folders")
     parser.add_argument("--save_folder", required=True)
-    parser.add_argument("--train_corpora", nargs="*", default=None)
+    parser.add_argument("--train_corpora", nargs="+", required=True)
     parser.add_argument("--eval_corpora", nargs="*", default=None)
+    parser.add_argument("--corpora", default="{}", help="declarations, YAML: '{emodb: {label_key: label}}'")
+    parser.add_argument("--fold", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    paths = prepare_emotion_embeddings(args.data_folder, args.save_folder, train_corpora=args.train_corpora,
-                                       eval_corpora=args.eval_corpora, seed=args.seed)
+    declarations = run_declarations(yaml.safe_load(args.corpora), args.data_folder, args.train_corpora,
+                                    args.eval_corpora)
+    paths = prepare_emotion_embeddings(declarations, args.save_folder, args.train_corpora, args.eval_corpora,
+                                       fold=args.fold, seed=args.seed)
     print(json.dumps(paths, indent=2))
 
 

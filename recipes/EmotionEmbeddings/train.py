@@ -5,13 +5,16 @@ Run (from the repo root, or from recipes/EmotionEmbeddings with hparams/<x>.yaml
 python recipes/EmotionEmbeddings/train.py recipes/EmotionEmbeddings/hparams/multi_corpus_w2v2.yaml \
     --data_folder=/data/emotion_corpora
 python recipes/EmotionEmbeddings/train.py recipes/EmotionEmbeddings/hparams/single_corpus_w2v2.yaml \
-    --data_folder=/data/emotion_corpora --corpus=emodb
+    --data_folder=/data/emotion_corpora --corpus=emodb [--split_file=splits/emodb.json]
 
-The data folder holds CaFE/, EmoDB/, GEMEP/ (metadata.csv + audio) and RAVDESS/. Every training corpus keeps its
+The corpora are declared in the hparams (``corpora``; the paper's CaFE, EmoDB, GEMEP and RAVDESS with their
+Section III-A speaker splits; any other corpus emo_lobes parses by its name). Every training corpus keeps its
 own labels and its own Linear + log-softmax head over the shared emotion model; each test utterance of every
-evaluation corpus goes through every head (cross-corpus, Table III). Outputs in the output folder:
-test_results.json (within-corpus UAR per corpus, cross-corpus pairs, per-utterance predictions through every
-head), embeddings.npz (test emotion embeddings, for plot_embeddings.py) and cross_corpus.md.
+evaluation corpus goes through every head (cross-corpus, Table III). With a dev set the best dev-UAR epoch is
+tested; with ``dev: none`` every epoch is trained and the last one tested. Outputs in the output folder:
+test_results.json (within-corpus UAR per corpus, cross-corpus pairs, the splits, per-utterance predictions through
+every head), splits/<corpus>.json (the split of each corpus, a split file), embeddings.npz (test emotion
+embeddings, for plot_embeddings.py) and cross_corpus.md.
 
 Several processes: ``torchrun --nproc_per_node=N recipes/EmotionEmbeddings/train.py <hparams> ...`` (add
 ``--distributed_backend=gloo --device=cpu`` on CPU); dev and test predictions are gathered over the processes.
@@ -27,7 +30,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from prepare import corpus_folder, prepare_emotion_embeddings  # noqa: E402
+from prepare import prepare_emotion_embeddings, run_declarations  # noqa: E402
 
 from emo_lobes.data.audio import load_audio  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
@@ -37,7 +40,8 @@ from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features.frontend_cache import CachedFrozenFrontend  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules  # noqa: E402
-from emo_lobes.data.manifest import load_manifest, write_text_atomic  # noqa: E402
+from emo_lobes.data.declarations import check_corpus_folders  # noqa: E402
+from emo_lobes.data.manifest import assert_not_inside, load_manifest, write_text_atomic  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from emo_lobes.evaluation.tables import markdown_table, mean_std  # noqa: E402
 
@@ -52,7 +56,8 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
     Extra attributes set in ``__main__``: ``labels`` (``{corpus: sorted labels}``) and ``label_emotions``
     (``{corpus: {label: emotion}}``) of every corpus used. Under torchrun each process trains on its shard and
     evaluates its shard of dev and test; the dev UAR (which picks the checkpoint) and the test metrics are
-    computed on the predictions of all processes.
+    computed on the predictions of all processes. Without a dev set (``dev: none``) each epoch's checkpoint
+    replaces the previous one and the last is tested.
     """
 
     def compute_forward(self, batch, stage):
@@ -75,7 +80,7 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
         """NLL of each utterance through its own corpus's head (Section III-D); outside training, record every
         head's prediction (and, when testing, the embedding) of every utterance."""
         corpora = list(batch.corpus)
-        targets = batch.label_index.data[:, 0].to(self.device)
+        targets = batch.target_index.data[:, 0].to(self.device)
         heads, names = self.modules.heads, unwrap_module(self.modules.heads).corpora
         trained = [i for i, corpus in enumerate(corpora) if corpus in names]
         if trained:  # through the (DDP) module's forward: the routed loss
@@ -85,9 +90,10 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
         if stage != sb.Stage.TRAIN:
             with torch.no_grad():
                 probabilities = {head: heads(embeddings, head).exp() for head in names}
-            for i, (utt_id, corpus, label) in enumerate(zip(batch.id, corpora, batch.label)):
+            for i, (utt_id, wav, corpus, label) in enumerate(zip(batch.utt_id, batch.rel_wav, corpora,
+                                                                 batch.target)):
                 predicted = {head: self.labels[head][int(probabilities[head][i].argmax())] for head in names}
-                outcome = {"id": utt_id, "corpus": corpus, "true": label, "pred": predicted.get(corpus),
+                outcome = {"id": utt_id, "wav": wav, "corpus": corpus, "true": label, "pred": predicted.get(corpus),
                            "heads": predicted}
                 if stage == sb.Stage.TEST:
                     outcome["probs"] = None if corpus not in names else [
@@ -95,6 +101,18 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
                     outcome["embedding"] = embeddings[i].detach().float().cpu().numpy()
                 self.outcomes.append(outcome)
         return loss
+
+    def _fit_valid(self, valid_set, epoch, enable):
+        """SpeechBrain's dev pass; without a dev set, log the epoch and keep its checkpoint (the last is tested).
+
+        Saved here, after SpeechBrain has reset the step count of the finished epoch, so a run resumed from it
+        starts the next epoch as an uninterrupted run does.
+        """
+        if valid_set is not None:
+            return super()._fit_valid(valid_set, epoch, enable)
+        self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch}, train_stats=self.train_stats)
+        self.checkpointer.save_and_keep_only(meta={"epoch": epoch}, max_keys=["epoch"])
+        return None
 
     def on_stage_start(self, stage, epoch=None):
         """Reset the collected predictions."""
@@ -137,8 +155,9 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
 
 
 def dataio_prep(hparams, paths, labels):
-    """Train, dev and test datasets over all corpora: ``wav`` path, corpus, label and its index in the corpus's
-    own label list, and (trainable front-end only) the waveform ``sig`` read at the recipe's rate.
+    """Train, dev and test datasets over all corpora: ``wav`` path (and ``rel_wav``, relative to its corpus root),
+    the corpus's own utterance id, corpus, the head's class ``target`` and its index in the corpus's label list,
+    and (trainable front-end only) the waveform ``sig`` read at the recipe's rate.
 
     Arguments
     ---------
@@ -152,20 +171,20 @@ def dataio_prep(hparams, paths, labels):
     Returns
     -------
     dict
-        ``{"train", "valid", "test"}`` datasets.
+        ``{"train", "valid", "test"}`` datasets (``valid`` is ``None`` without a dev set).
     """
 
-    @sb.utils.data_pipeline.takes("corpus", "label")
-    @sb.utils.data_pipeline.provides("label_index")
-    def label_pipeline(corpus, label):
-        return torch.LongTensor([labels[corpus].index(label)])
+    @sb.utils.data_pipeline.takes("corpus", "target")
+    @sb.utils.data_pipeline.provides("target_index")
+    def label_pipeline(corpus, target):
+        return torch.LongTensor([labels[corpus].index(target)])
 
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("sig")
     def audio_pipeline(wav):
         return load_audio(wav, hparams["sample_rate"])
 
-    output_keys = ["id", "wav", "corpus", "label", "label_index"]
+    output_keys = ["id", "utt_id", "wav", "rel_wav", "corpus", "target", "target_index"]
     pipelines = [label_pipeline]
     if not hparams["freeze_frontend"]:
         pipelines.append(audio_pipeline)
@@ -174,10 +193,42 @@ def dataio_prep(hparams, paths, labels):
     for part in ("train", "valid", "test"):
         data = {}
         for corpus, path in sorted(paths[part].items()):
-            root = os.path.abspath(corpus_folder(hparams["data_folder"], hparams["corpora"][corpus]))
-            data.update(load_manifest(path, data_root=root))
-        datasets[part] = DynamicItemDataset(data, dynamic_items=pipelines, output_keys=output_keys)
+            data.update(load_manifest(path, data_root=paths["roots"][corpus]))
+        datasets[part] = DynamicItemDataset(data, dynamic_items=pipelines, output_keys=output_keys) if data else None
     return datasets
+
+
+def prep_options(hparams):
+    """The arguments of :func:`prepare_emotion_embeddings` for a run: its corpora declared (``corpora``,
+    ``train_corpora``, ``eval_corpora``, and for a single training corpus ``split_file`` / ``split``), its folders.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams.
+
+    Returns
+    -------
+    dict
+        Keyword arguments (``declarations`` holds ``{name: CorpusDeclaration}``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> hparams = {"corpora": {}, "data_folder": root, "corpus": "emovo", "train_corpora": ["emovo"],
+    ...            "eval_corpora": ["emovo"], "split_file": None, "split": {}, "fold": 2, "seed": 0,
+    ...            "balance_corpora": True, "output_folder": "out", "prep_folder": "out/prep"}
+    >>> options = prep_options(hparams)
+    >>> options["declarations"]["emovo"].folder == root, options["declarations"]["emovo"].split, options["fold"]
+    (True, {}, 2)
+    """
+    declarations = run_declarations(hparams["corpora"], hparams["data_folder"], hparams["train_corpora"],
+                                    hparams["eval_corpora"], split_file=hparams["split_file"],
+                                    split=hparams.get("split"))
+    return {"declarations": declarations, "save_folder": hparams["prep_folder"],
+            "train_corpora": hparams["train_corpora"], "eval_corpora": hparams["eval_corpora"], "fold": hparams["fold"],
+            "seed": hparams["seed"], "balance": hparams["balance_corpora"], "split_folder": hparams["output_folder"]}
 
 
 def build_frontend_modules(hparams):
@@ -215,10 +266,12 @@ def build_brain(hparams, run_opts, labels):
     return brain
 
 
-def write_outcomes(brain, hparams, label_emotions):
+def write_outcomes(brain, hparams, label_emotions, split_info, with_dev=True):
     """Write test_results.json, embeddings.npz and cross_corpus.md from the test predictions (main process only).
 
     Every process computes the metrics (they are returned); only the main process writes the files.
+    ``split_info`` (``{corpus: CorpusData.split_info()}``) goes into test_results.json; ``with_dev`` says which
+    checkpoint was tested (best dev UAR, or the last epoch).
     """
     outcomes = brain.test_outcomes
     per_corpus = brain.corpus_metrics(outcomes)
@@ -232,13 +285,15 @@ def write_outcomes(brain, hparams, label_emotions):
                                      labels=[f"{c}:{label}" for c in train_corpora for label in brain.labels[c]])
     pairs = score_all_pairs(outcomes, label_emotions)
     summary = summarize_pairs(pairs)
-    predictions = [{k: o[k] for k in ("id", "corpus", "true", "pred", "probs", "heads")} for o in outcomes]
+    predictions = [{k: o[k] for k in ("id", "wav", "corpus", "true", "pred", "probs", "heads")} for o in outcomes]
     extra = {
         "recipe": "EmotionEmbeddings", "setting": hparams["setting"], "train_corpora": train_corpora,
         "eval_corpora": list(hparams["eval_corpora"]),
         "per_corpus": per_corpus, "mean_corpus_ua": float(np.mean([m["ua"] for m in per_corpus.values()])),
         "cross_corpus": {"pairs": pairs, "summary": summary}, "label_emotions": label_emotions,
-        "frontend": hparams["frontend_id"], "freeze_frontend": hparams["freeze_frontend"], "loso": hparams["loso"],
+        "frontend": hparams["frontend_id"], "freeze_frontend": hparams["freeze_frontend"], "split": split_info,
+        "tested_checkpoint": "best dev UAR" if with_dev else "last epoch (no dev set)",
+        "checkpoint_key": "UAR" if with_dev else "epoch",
         "fold": hparams["fold"], "seed": hparams["seed"], "test_loss": brain.test_loss,
     }
     if not if_main_process():
@@ -265,32 +320,32 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
+    options = prep_options(hparams)
+    check_corpus_folders(options["declarations"], hparams["data_folder"])
+    for declaration in options["declarations"].values():  # checked before anything is written
+        assert_not_inside(hparams["output_folder"], declaration.folder)
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
-    prep_options = {
-        "data_folder": hparams["data_folder"], "save_folder": hparams["prep_folder"], "corpora": hparams["corpora"],
-        "train_corpora": hparams["train_corpora"], "eval_corpora": hparams["eval_corpora"],
-        "splits": hparams["splits"], "loso": hparams["loso"], "fold": hparams["fold"], "seed": hparams["seed"],
-        "balance": hparams["balance_corpora"],
-    }
-    run_on_main(prepare_emotion_embeddings, kwargs=dict(prep_options, skip_prep=hparams["skip_prep"]))
-    paths = prepare_emotion_embeddings(**prep_options, skip_prep=True)  # the paths only, on every process
+    run_on_main(prepare_emotion_embeddings, kwargs=dict(options, skip_prep=hparams["skip_prep"]))
+    paths = prepare_emotion_embeddings(**options, skip_prep=True)  # the paths only, on every process
     if not os.path.isfile(paths["labels"]):
         raise EmoLobesError(f"no prepared data in {hparams['prep_folder']}", "run once without --skip_prep=True")
     with open(paths["labels"], encoding="utf-8") as labels_file:
         label_emotions = json.load(labels_file)
+    with open(paths["split"], encoding="utf-8") as split_file:
+        split_info = json.load(split_file)
     labels = {corpus: sorted(table) for corpus, table in label_emotions.items()}
     datasets = dataio_prep(hparams, paths, labels)
     brain = build_brain(hparams, run_opts, labels)
     brain.label_emotions = label_emotions
-    if not len(datasets["train"]):
-        raise EmoLobesError("the training set is empty", "check train_corpora and the splits")
+    with_dev = datasets["valid"] is not None  # dev: none -> fixed epochs, the last one tested
     brain.fit(brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
               train_loader_kwargs=hparams["train_dataloader_options"],
               valid_loader_kwargs=hparams["eval_dataloader_options"])
-    brain.evaluate(datasets["test"], max_key="UAR", test_loader_kwargs=hparams["eval_dataloader_options"])
-    top, per_corpus, summary = write_outcomes(brain, hparams, label_emotions)
+    brain.evaluate(datasets["test"], max_key="UAR" if with_dev else "epoch",
+                   test_loader_kwargs=hparams["eval_dataloader_options"])
+    top, per_corpus, summary = write_outcomes(brain, hparams, label_emotions, split_info, with_dev)
     if if_main_process():
         print("[EmotionEmbeddings] test UAR per corpus: "
               + ", ".join(f"{c} {100 * m['ua']:.1f}%" for c, m in per_corpus.items())

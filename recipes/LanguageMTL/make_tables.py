@@ -64,6 +64,29 @@ PAPER = {
 EXPERIMENT_TABLES = {"single_corpus": "2", "transfer": "3", "multitask": "4", "cross_corpus": "5"}
 
 
+def table_columns(table, results):
+    """A table's corpus columns: the paper's, then any other corpus the results hold (e.g. ``--corpus=ravdess``).
+
+    Example
+    -------
+    >>> table_columns("5", [{"corpus": "ravdess"}, {"corpus": "emodb"}])
+    ['iemocap', 'emovo', 'savee', 'emodb', 'ravdess']
+    """
+    others = {str(r["corpus"]) for r in results if r.get("corpus")} - set(TABLE_COLUMNS[table])
+    return TABLE_COLUMNS[table] + sorted(others)
+
+
+def corpus_title(corpus):
+    """A corpus's column title (the paper's name, else the corpus key in capitals).
+
+    Example
+    -------
+    >>> corpus_title("emodb"), corpus_title("ravdess")
+    ('EMO-DB', 'RAVDESS')
+    """
+    return CORPUS_TITLES.get(corpus, corpus.upper())
+
+
 def features_title(features):
     """How a feature kind is named in the tables.
 
@@ -186,7 +209,7 @@ def language_table(results):
     chosen = [r for r in results if str(r.get("table")) == "4" and r.get("language_accuracy") is not None]
     if not chosen:
         return ""
-    corpora = [c for c in TABLE_COLUMNS["4"] if any(r.get("corpus") == c for r in chosen)]
+    corpora = [c for c in table_columns("4", chosen) if any(r.get("corpus") == c for r in chosen)]
     rows = []
     for name in sorted({r["row"] for r in chosen}):
         row = {"name": name}
@@ -194,7 +217,7 @@ def language_table(results):
             row[corpus] = _cell([r for r in chosen if r["row"] == name and r.get("corpus") == corpus],
                                 "language_accuracy")
         rows.append(row)
-    return results_table(rows, [(c, CORPUS_TITLES[c]) for c in corpora], label_header="Language ID accuracy")
+    return results_table(rows, [(c, corpus_title(c)) for c in corpora], label_header="Language ID accuracy")
 
 
 def make_table(table, results, metric="wa"):
@@ -233,12 +256,12 @@ def make_table(table, results, metric="wa"):
     rows = []
     for name in row_names:
         row = {"name": name}
-        for corpus in TABLE_COLUMNS[table]:
+        for corpus in table_columns(table, chosen):
             row[corpus] = _cell([r for r in chosen if r["row"] == name and r.get("corpus") == corpus], metric)
         if table == "4":
             row["language_accuracy"] = _pooled_language_accuracy([r for r in chosen if r["row"] == name])
         rows.append(row)
-    columns = [(corpus, CORPUS_TITLES[corpus]) for corpus in TABLE_COLUMNS[table]]
+    columns = [(corpus, corpus_title(corpus)) for corpus in table_columns(table, chosen)]
     if table == "4":
         columns.append(("language_accuracy", "language ID"))
     used_columns = [c for c in columns if any(row.get(c[0]) is not None for row in rows)

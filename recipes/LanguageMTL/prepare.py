@@ -1,180 +1,183 @@
-"""Language-ID MTL data prep: five shared emotions, a language per corpus, speaker-independent splits per corpus.
+"""Language-ID MTL data prep: the paper's five emotions where each corpus has them, one manifest set per corpus.
 
-Run (normally called by train.py):
-    python recipes/LanguageMTL/prepare.py --data_folder=synthetic_data --save_folder=results/LanguageMTL/prep
-        --corpora emodb savee emovo masc iemocap
+Run (normally called by train.py under run_on_main):
+    python recipes/LanguageMTL/prepare.py --data_folder=synthetic_data --save_folder=results/LanguageMTL/prep \
+        --corpora emodb savee emovo iemocap ravdess
+
+The corpora, their folders, classes and splits are the hparams' declarations (``corpora: {name: {parser, folder,
+options, emotions, merge, split}}``, read by :mod:`emo_lobes.data.declarations`; see the root README, "Data and
+splits"): class selection, merging, splitting and manifests are the shared ones. What this recipe adds is the
+paper's class set (Section 4.1: "5 emotions common in all datasets i.e. happy, sad, fear, anger and neutral"),
+applied to any corpus where the corpus has them, with MASC's elation and panic (Table 1) as happy and fear.
+
+Per corpus it writes, in ``save_folder``, ``<corpus>/{train,valid,test}.json`` (SpeechBrain manifests, wav as
+``{data_root}/<path>``; ``{}`` for an empty partition, e.g. ``dev: none``), ``<corpus>/split.json`` (classes,
+what was dropped, the split's info) and ``<corpus>/problems.txt``, and ``splits/<corpus>.json`` (the split used,
+in split-file form: ``--split_file`` reads it back).
 """
 import argparse
+import hashlib
+import json
 import os
 import sys
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from emo_lobes.data.corpora import parse_corpus  # noqa: E402
-from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
+from emo_lobes.data.declarations import (  # noqa: E402
+    check_corpus_folders, copy_run_splits, declare_corpora, load_corpus_split,
+)
 from emo_lobes.data.manifest import (  # noqa: E402
     assert_not_inside, check_output_folder_writable, prep_is_current, save_prep_options, write_json_atomic,
     write_manifest, write_problems_report,
 )
-from emo_lobes.data.splits import (  # noqa: E402
-    hold_out_speakers, leave_one_speaker_out, select, speaker_group_kfold, split_summary,
-)
+from emo_lobes.data.selection import select_classes  # noqa: E402
+from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 
-#: The five emotions common to all corpora (Section 4.1), in the paper's order.
-EMOTION_CLASSES = ("happy", "sad", "fear", "anger", "neutral")
-#: Canonical emotion (``record["emotion"]``) -> class. MASC's elation and panic (Table 1) count as happy and
-#: fear, as the paper's five common emotions imply; every other emotion is dropped.
-EMOTION_MAP = {
-    "happy": "happy", "sad": "sad", "fear": "fear", "angry": "anger", "neutral": "neutral",
-    "elation": "happy", "panic": "fear",
-}
-#: Each corpus: parser, its options, folder name under ``data_folder``, language (ISO 639-1), test speakers
-#: held out (Section 4.1: one for the small corpora, two for IEMOCAP and MASC; URDU, not in the paper, two).
-CORPORA = {
-    "emodb": {"parser": "emodb", "options": {}, "folder": "EmoDB", "language": "de", "n_test_speakers": 1},
-    "savee": {"parser": "savee", "options": {}, "folder": "SAVEE", "language": "en", "n_test_speakers": 1},
-    "emovo": {"parser": "emovo", "options": {}, "folder": "EMOVO", "language": "it", "n_test_speakers": 1},
-    "masc": {"parser": "csv", "options": {"corpus_name": "masc", "language": "zh"}, "folder": "MASC",
-             "language": "zh", "n_test_speakers": 2},
-    "iemocap": {"parser": "iemocap", "options": {}, "folder": "IEMOCAP_full_release", "language": "en",
-                "n_test_speakers": 2},
-    "urdu": {"parser": "urdu", "options": {}, "folder": "URDU", "language": "ur", "n_test_speakers": 2},
-}
-#: Split rules: ``holdout`` (the paper's held-out speakers), ``loso`` (rotate them: fold k holds out the
-#: k-th speaker, or group of speakers, of each corpus), ``group_kfold`` (``n_folds`` speaker-disjoint folds).
-SPLITS = ("holdout", "loso", "group_kfold")
+#: The five emotions common to all corpora (Section 4.1), in the paper's order: the model's output order.
+EMOTION_CLASSES = ("happy", "sad", "fear", "angry", "neutral")
+#: The paper's merges into those classes: MASC's elation and panic (Table 1). The canonical ``emotion`` of the CSV
+#: importer already names them happy and fear; these also hold for a declaration with ``label_key: label``. A
+#: declaration's own ``merge`` is applied on top (``corpora.iemocap.merge: {excited: happy}`` counts IEMOCAP's
+#: excited as happy).
+PAPER_MERGE = {"elation": "happy", "panic": "fear"}
+#: Arousal levels, as some corpora label their utterances (BAVED): not emotion categories.
+AROUSAL_LEVELS = {"low", "medium", "neutral", "high"}
+#: Manifest name -> partition of the split.
 PARTS = {"train": "train", "valid": "dev", "test": "test"}
 MANIFEST_FIELDS = ("duration", "sample_rate", "speaker", "gender", "corpus", "language", "label", "emotion")
-PREP_VERSION = 1
+PREP_VERSION = 2
 
 
-def emotion_class(record, merge_excited=False):
-    """The recipe's class of a record, or ``None`` when its emotion is not one of the five.
-
-    Arguments
-    ---------
-    record : dict
-        A parsed record (``emotion`` canonical, ``label`` the corpus's own).
-    merge_excited : bool
-        Count IEMOCAP's ``excited`` as happy. Off by default: the paper keeps "happy" only (Section 4.1
-        lists happiness and excitement as separate IEMOCAP labels, Table 1).
-
-    Returns
-    -------
-    str or None
-        One of :data:`EMOTION_CLASSES`.
-
-    Example
-    -------
-    >>> [emotion_class({"emotion": e}) for e in ("angry", "happy", "excited", "disgust", "elation")]
-    ['anger', 'happy', None, None, 'happy']
-    >>> emotion_class({"emotion": "excited"}, merge_excited=True)
-    'happy'
-    """
-    emotion = str(record.get("emotion", "")).lower()
-    if merge_excited and emotion == "excited":
-        return "happy"
-    return EMOTION_MAP.get(emotion)
-
-
-def five_class_records(records, corpus, merge_excited=False):
-    """The records of the five classes, relabelled for the recipe, with ids made unique across corpora.
+def recipe_declarations(corpora, data_folder, names, split_file=None, default_split=None, split=None):
+    """The declarations of the corpora a run uses, with the recipe's merges and split for what they do not give.
 
     Arguments
     ---------
-    records : list of dict
-        Parsed records of one corpus.
-    corpus : str
-        Key of :data:`CORPORA` (prefixes the ids, sets ``corpus`` and ``language``).
-    merge_excited : bool
-        See :func:`emotion_class`.
+    corpora : dict
+        The hparams' ``corpora``.
+    data_folder : str
+        Where the corpus folders are (in a single-corpus run, possibly the corpus root).
+    names : list of str
+        The corpora the run uses; a name without a declaration is read by the parser of that name.
+    split_file : str, optional
+        ``--split_file``: replaces the split of a single-corpus run.
+    default_split : dict, optional
+        The split of a corpus whose declaration gives none.
 
     Returns
     -------
-    tuple
-        ``(kept records, {dropped emotion: count})``. Kept records have ``emotion`` set to the class,
-        ``canonical_emotion`` the parser's emotion, ``id`` ``<corpus>_<id>``.
+    dict
+        ``{name: CorpusDeclaration}``; ``emotions`` is ``None`` unless the declaration lists classes (then the
+        recipe's five are kept where the corpus has them, see :func:`five_class_filter`).
 
     Example
     -------
-    >>> recs = [{"id": "a", "emotion": "angry", "speaker": "s1"}, {"id": "b", "emotion": "boredom", "speaker": "s1"}]
-    >>> kept, dropped = five_class_records(recs, "emodb")
-    >>> [(r["id"], r["emotion"], r["language"]) for r in kept], dropped
-    ([('emodb_a', 'anger', 'de')], {'boredom': 1})
+    >>> import tempfile
+    >>> decls = recipe_declarations({"iemocap": {"merge": {"excited": "happy"}}}, tempfile.mkdtemp(),
+    ...                             ["iemocap", "ravdess"], default_split={"method": "holdout", "n_test": 2})
+    >>> decls["iemocap"].merge == {"elation": "happy", "panic": "fear", "excited": "happy"}
+    True
+    >>> decls["ravdess"].split, decls["ravdess"].emotions, os.path.basename(decls["ravdess"].folder)
+    ({'method': 'holdout', 'n_test': 2}, None, 'RAVDESS')
     """
-    kept, dropped = [], Counter()
-    for record in records:
-        label = emotion_class(record, merge_excited)
-        if label is None:
-            dropped[str(record.get("emotion"))] += 1
-            continue
-        kept.append(dict(record, id=f"{corpus}_{record['id']}", emotion=label, canonical_emotion=record.get("emotion"),
-                         corpus=corpus, language=CORPORA[corpus]["language"]))
-    return kept, dict(sorted(dropped.items()))
+    corpora = {name: dict(spec or {}) for name, spec in dict(corpora or {}).items()}
+    for spec in corpora.values():
+        if spec.get("merge") is not None:
+            spec["merge"] = dict(PAPER_MERGE, **dict(spec["merge"]))
+    defaults = {str(name): {"merge": dict(PAPER_MERGE), "split": default_split} for name in names}
+    declarations = declare_corpora(corpora, data_folder, names, split_file=split_file, defaults=defaults, split=split)
+    for name, decl in declarations.items():
+        extra = [cls for cls in decl.emotions or () if cls not in EMOTION_CLASSES]
+        if extra:
+            raise EmoLobesError(
+                f"corpora.{name}.emotions lists {', '.join(extra)}, not among LanguageMTL's five classes "
+                f"({', '.join(EMOTION_CLASSES)})",
+                f"list classes among those, or map yours onto them with corpora.{name}.merge",
+            )
+    return declarations
 
 
-def corpus_split(records, n_test_speakers, n_dev_speakers=1, split="holdout", fold=1, n_folds=5, seed=0):
-    """The speaker-independent split of one corpus for fold ``fold``.
+def used_corpora(hparams):
+    """The corpora a run reads: training, test and fine-tuning corpora, each once, in that order.
 
-    - ``holdout``: ``n_test_speakers`` test and ``n_dev_speakers`` dev speakers drawn (gender-balanced) with
-      ``seed + fold - 1``, the rest train (Section 4.1; the paper has no dev set, we use one for early stopping).
-    - ``loso``: one speaker out per fold (``leave_one_speaker_out``, dev = the next speaker) when
-      ``n_test_speakers`` is 1, else ``n_speakers // n_test_speakers`` speaker-disjoint folds; fold k takes
-      fold ``(k - 1) mod n`` so pooled runs rotate through every corpus.
-    - ``group_kfold``: ``n_folds`` speaker-disjoint folds stratified by emotion (for corpora such as URDU whose
-      speakers have very different numbers of clips); ``fold`` must be at most ``n_folds``.
+    Example
+    -------
+    >>> used_corpora({"train_corpora": ["iemocap"], "test_corpora": ["iemocap", "emodb"]})
+    ['iemocap', 'emodb']
+    """
+    return list(dict.fromkeys(list(hparams["train_corpora"]) + list(hparams["test_corpora"])
+                              + list(hparams.get("finetune_corpora") or [])))
+
+
+def run_declarations(hparams):
+    """The declarations of the run's corpora (``corpora``, ``data_folder``, ``split_file``, ``split``, ``default_split``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> hp = {"corpora": {"masc": {"parser": "csv", "folder": "MASC"}}, "data_folder": tempfile.mkdtemp(),
+    ...       "split_file": None, "default_split": {"method": "holdout"}, "train_corpora": ["masc", "ravdess"],
+    ...       "test_corpora": ["masc"]}
+    >>> [(d.name, d.parser) for d in run_declarations(hp).values()]
+    [('masc', 'csv'), ('ravdess', 'ravdess')]
+    """
+    return recipe_declarations(hparams["corpora"], hparams["data_folder"], used_corpora(hparams),
+                               split_file=hparams.get("split_file"), default_split=hparams.get("default_split"),
+                               split=hparams.get("split"))
+
+
+def five_class_filter(declaration, dropped=None):
+    """The record filter that keeps the paper's five classes where the corpus has them (``None`` when the
+    declaration lists its own classes: those are kept as listed, and one the corpus lacks is an error).
 
     Arguments
     ---------
-    records : list of dict
-        Five-class records of one corpus.
-    n_test_speakers, n_dev_speakers : int
-        Held-out speakers.
-    split : str
-        One of :data:`SPLITS`.
-    fold : int
-        Fold number, from 1.
-    n_folds : int
-        Folds of ``group_kfold``.
-    seed : int
-        Seeds the draws.
+    declaration : CorpusDeclaration
+        The corpus.
+    dropped : Counter, optional
+        Filled with the classes left out and their counts.
 
     Returns
     -------
-    tuple
-        ``(split dict, number of folds this rule has for the corpus)``.
+    callable or None
+        ``records -> records`` for :func:`emo_lobes.data.declarations.load_corpus_split`.
 
     Example
     -------
-    >>> recs = [{"id": f"s{s}_{i}", "speaker": f"s{s}", "gender": "male", "emotion": "sad"}
-    ...         for s in range(6) for i in range(2)]
-    >>> split, n = corpus_split(recs, 1, split="loso", fold=8)
-    >>> split["test_speakers"], n
-    (['s1'], 6)
-    >>> split, n = corpus_split(recs, 2, split="holdout")
-    >>> len(split["test_speakers"]), len(split["dev_speakers"]), len(split["train_speakers"]), n
-    (2, 1, 3, 1)
+    >>> from emo_lobes.data.declarations import CorpusDeclaration
+    >>> recs = [{"id": str(i), "emotion": e} for i, e in enumerate(["angry", "elation", "boredom", "sad"])]
+    >>> dropped = Counter()
+    >>> keep = five_class_filter(CorpusDeclaration("masc", "csv", "/d", merge=PAPER_MERGE), dropped)
+    >>> [r["emotion"] for r in keep(recs)], dict(dropped)
+    (['angry', 'happy', 'sad'], {'boredom': 1})
+    >>> levels = [{"id": str(i), "emotion": e} for i, e in enumerate(["low", "neutral", "high"])]
+    >>> try:
+    ...     keep(levels)
+    ... except EmoLobesError as err:
+    ...     print(err.problem)
+    corpus masc is labelled high, low, neutral (arousal levels, not emotion categories): it has 1 of LanguageMTL's five emotions (neutral)
     """
-    if split not in SPLITS:
-        raise EmoLobesError(f"unknown split '{split}'", f"use one of {', '.join(SPLITS)}")
-    if int(fold) < 1:
-        raise EmoLobesError(f"fold {fold} is not a fold number", "number folds from 1")
-    if split == "holdout":
-        return hold_out_speakers(records, n_test_speakers, n_dev_speakers, seed=seed + int(fold) - 1), 1
-    if split == "group_kfold":
-        if int(fold) > n_folds:
-            raise EmoLobesError(f"fold {fold} asked of a {n_folds}-fold split", f"use a fold from 1 to {n_folds}")
-        n_speakers = len({r["speaker"] for r in records})
-        folds = speaker_group_kfold(records, min(n_folds, n_speakers), n_dev_speakers=n_dev_speakers, seed=seed)
-        return folds[int(fold) - 1], n_folds
-    if n_test_speakers == 1:
-        folds = leave_one_speaker_out(records, dev_rule="next" if n_dev_speakers else "none", seed=seed)
-    else:
-        n_speakers = len({r["speaker"] for r in records})
-        folds = speaker_group_kfold(records, max(2, n_speakers // n_test_speakers), n_dev_speakers=n_dev_speakers,
-                                    seed=seed)
-    return folds[(int(fold) - 1) % len(folds)], len(folds)
+    if declaration.emotions is not None:
+        return None
+    name, key = declaration.name, declaration.label_key
+
+    def keep(records):
+        classes = Counter(str(declaration.merge.get(str(r[key]), r[key])) for r in records if key in r)
+        present = [cls for cls in EMOTION_CLASSES if classes[cls]]
+        if len(present) < 2:
+            kind = " (arousal levels, not emotion categories)" if classes and set(classes) <= AROUSAL_LEVELS else ""
+            raise EmoLobesError(
+                f"corpus {name} is labelled {', '.join(sorted(classes)) or 'with nothing'}{kind}: it has "
+                f"{len(present)} of LanguageMTL's five emotions ({', '.join(present) or 'none'})",
+                f"LanguageMTL classifies {', '.join(EMOTION_CLASSES)}: use a corpus labelled with them, or map its "
+                f"classes onto them with corpora.{name}.merge",
+            )
+        if dropped is not None:
+            dropped.update({cls: n for cls, n in classes.items() if cls not in present})
+        return select_classes(records, list(EMOTION_CLASSES), declaration.merge, key, corpus=name, missing="drop")[0]
+
+    return keep
 
 
 def corpus_manifests(save_folder, corpus):
@@ -188,40 +191,52 @@ def corpus_manifests(save_folder, corpus):
     return {part: os.path.join(save_folder, corpus, f"{part}.json") for part in PARTS}
 
 
-def data_root_key(corpus):
-    """The manifest placeholder of a corpus's folder (``{emodb_root}``), filled by train.py.
+def read_corpus_info(save_folder, corpus):
+    """What prep recorded of one corpus (``<save_folder>/<corpus>/split.json``): ``labels``, ``dropped``, ``split``.
 
     Example
     -------
-    >>> data_root_key("masc")
-    'masc_root'
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp(); os.makedirs(os.path.join(folder, "emodb"))
+    >>> _ = write_json_atomic({"labels": ["sad", "angry"]}, os.path.join(folder, "emodb", "split.json"))
+    >>> read_corpus_info(folder, "emodb")["labels"]
+    ['sad', 'angry']
     """
-    return f"{corpus}_root"
+    path = os.path.join(save_folder, corpus, "split.json")
+    if not os.path.isfile(path):
+        raise EmoLobesError(f"{path} does not exist", "run the data preparation (skip_prep: False)")
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
-def prepare_language_mtl(corpus_folders, save_folder, split="holdout", fold=1, n_folds=5, seed=0,
-                         n_test_speakers=None, n_dev_speakers=1, merge_excited=False, skip_prep=False):
-    """Parse each corpus, keep the five classes, split it by speakers and write its manifests.
+def _file_digest(path):
+    # A given split file's content, so that prep re-runs when the file changes.
+    if not path or not os.path.isfile(str(path)):
+        return None
+    with open(str(path), "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
-    Writes ``<save_folder>/<corpus>/{train,valid,test}.json`` (``wav`` as ``{<corpus>_root}/<path>``),
-    ``split.json`` (speakers and counts per part) and ``problems.txt`` per corpus, then ``prep_options.json``.
-    Nothing is written when the saved options match.
+
+def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folder=None, skip_prep=False):
+    """Read each declared corpus, keep its classes, split it and write its manifests and split.
+
+    Nothing is rewritten when the saved options (the declarations, fold, seed) match. The split of each corpus is
+    also copied to ``<output_folder>/splits/<corpus>.json`` when ``output_folder`` is given.
 
     Arguments
     ---------
-    corpus_folders : dict
-        ``{corpus: data folder}``; corpora are keys of :data:`CORPORA`.
+    declarations : dict
+        ``{name: CorpusDeclaration}`` from :func:`recipe_declarations`.
     save_folder : str
         Output folder (outside every data folder).
-    split, fold, n_folds, seed : see :func:`corpus_split`
-    n_test_speakers : dict, optional
-        ``{corpus: test speakers}`` overriding :data:`CORPORA`'s.
-    n_dev_speakers : int
-        Dev speakers per corpus.
-    merge_excited : bool
-        IEMOCAP's excited as happy.
+    fold : int
+        The fold of each corpus's split.
+    seed : int
+        Seeds the split draws.
+    output_folder : str, optional
+        The run's folder, which gets a copy of each split.
     skip_prep : bool
-        Do nothing.
+        Do nothing but the copies.
 
     Returns
     -------
@@ -232,49 +247,57 @@ def prepare_language_mtl(corpus_folders, save_folder, split="holdout", fold=1, n
     -------
     >>> import tempfile
     >>> from emo_lobes.data.synthetic import write_corpus
-    >>> root = tempfile.mkdtemp()
-    >>> paths = prepare_language_mtl({"emodb": write_corpus("emodb", root)}, os.path.join(root, "prep"))
-    >>> import json
-    >>> test = json.load(open(paths["emodb"]["test"]))
-    >>> len(test), sorted({entry["emotion"] for entry in test.values()}), next(iter(test.values()))["wav"][:18]
-    (10, ['anger', 'fear', 'happy', 'neutral', 'sad'], '{emodb_root}/wav/1')
+    >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root)
+    >>> decls = recipe_declarations({}, root, ["emodb"], default_split={"method": "holdout", "n_test": 1, "n_dev": 0})
+    >>> paths = prepare_language_mtl(decls, os.path.join(root, "prep"), output_folder=os.path.join(root, "run"))
+    [prep] emodb: 5 of the five classes; train 90, dev 0, test 10
+    >>> test, dev = (json.load(open(paths["emodb"][part])) for part in ("test", "valid"))
+    >>> len(test), len(dev), sorted({entry["emotion"] for entry in test.values()})
+    (10, 0, ['angry', 'fear', 'happy', 'neutral', 'sad'])
+    >>> os.listdir(os.path.join(root, "run", "splits"))
+    ['emodb.json']
     """
-    unknown = sorted(set(corpus_folders) - set(CORPORA))
-    if unknown:
-        raise EmoLobesError(f"unknown corpus {', '.join(unknown)}", f"use corpora from {', '.join(CORPORA)}")
-    if not corpus_folders:
-        raise EmoLobesError("no corpus to prepare", "list corpora in train_corpora / test_corpora")
-    n_test = {corpus: spec["n_test_speakers"] for corpus, spec in CORPORA.items()}
-    n_test.update(n_test_speakers or {})
-    folders = {corpus: os.path.abspath(str(folder)) for corpus, folder in sorted(corpus_folders.items())}
-    paths = {corpus: corpus_manifests(save_folder, corpus) for corpus in folders}
-    options = {"version": PREP_VERSION, "folders": folders, "split": split, "fold": int(fold), "n_folds": n_folds,
-               "seed": seed, "n_test_speakers": {c: n_test[c] for c in folders}, "n_dev_speakers": n_dev_speakers,
-               "merge_excited": merge_excited}
-    outputs = [path for corpus in folders for path in paths[corpus].values()]
-    if skip_prep or prep_is_current(save_folder, options, outputs):
-        return paths
-    for folder in folders.values():
-        assert_not_inside(save_folder, folder)
-    check_output_folder_writable(save_folder)
-    for corpus, folder in folders.items():
-        spec = CORPORA[corpus]
-        parsed = parse_corpus(spec["parser"], folder, **spec["options"])
-        records, dropped = five_class_records(parsed.records, corpus, merge_excited)
-        if not records:
-            raise EmoLobesError(f"{corpus} in {folder} has none of the classes {', '.join(EMOTION_CLASSES)}",
-                                f"point {corpus}_folder at the {corpus} corpus")
-        split_dict, n_corpus_folds = corpus_split(records, n_test[corpus], n_dev_speakers, split, fold, n_folds, seed)
-        for part, split_part in PARTS.items():
-            write_manifest(select(records, split_dict[split_part]), paths[corpus][part],
-                           data_root_key=data_root_key(corpus), fields=list(MANIFEST_FIELDS))
-        summary = {"corpus": corpus, "split": split_dict["name"], "n_folds": n_corpus_folds,
-                   "dropped_emotions": dropped, **{f"{p}_speakers": split_dict[f"{p}_speakers"] for p in PARTS.values()},
-                   "counts": split_summary(split_dict, records)}
-        write_json_atomic(summary, os.path.join(save_folder, corpus, "split.json"))
-        write_problems_report(parsed.problems, os.path.join(save_folder, corpus, "problems.txt"))
-    save_prep_options(save_folder, options)
+    names = list(declarations)
+    paths = {name: corpus_manifests(save_folder, name) for name in names}
+    options = {"version": PREP_VERSION, "classes": list(EMOTION_CLASSES), "fold": int(fold), "seed": int(seed),
+               "corpora": {name: decl.as_dict() for name, decl in declarations.items()},
+               "split_files": {name: _file_digest(decl.split.get("file")) for name, decl in declarations.items()}}
+    outputs = [path for name in names for path in paths[name].values()]
+    outputs += [os.path.join(save_folder, name, "split.json") for name in names]
+    outputs += [os.path.join(save_folder, "splits", f"{name}.json") for name in names]
+    if not skip_prep and not prep_is_current(save_folder, options, outputs):
+        check_corpus_folders(declarations)
+        for decl in declarations.values():
+            assert_not_inside(save_folder, decl.folder)
+        check_output_folder_writable(save_folder)
+        for name, decl in declarations.items():
+            _prepare_corpus(decl, paths[name], save_folder, fold, seed)
+        save_prep_options(save_folder, options)
+    if output_folder is not None:
+        copy_run_splits(save_folder, output_folder)
     return paths
+
+
+def _prepare_corpus(decl, paths, save_folder, fold, seed):
+    # One corpus: classes, split, manifests, split info, problems report, split file.
+    dropped = Counter()
+    data = load_corpus_split(decl, fold, seed, record_filter=five_class_filter(decl, dropped))
+    labels = [cls for cls in EMOTION_CLASSES if cls in data.labels]
+    for manifest, part in PARTS.items():
+        records = data.partition(part)
+        if records:
+            write_manifest(records, paths[manifest], fields=list(MANIFEST_FIELDS))
+        else:  # dev: none (or a split file with an empty dev list)
+            write_json_atomic({}, paths[manifest])
+    counts = {part: dict(Counter(r["emotion"] for r in records)) for part, records in data.partitions.items()}
+    info = {"corpus": decl.name, "labels": labels, "missing_classes": [c for c in EMOTION_CLASSES if c not in labels],
+            "dropped_classes": dict(sorted(dropped.items())), "counts": counts, "split": data.split_info()}
+    write_json_atomic(info, os.path.join(save_folder, decl.name, "split.json"))
+    write_problems_report(data.problems, os.path.join(save_folder, decl.name, "problems.txt"))
+    data.write_split(save_folder)
+    sizes = ", ".join(f"{part} {len(ids)}" for part, ids in ((p, data.split[p]) for p in PARTS.values()))
+    lacks = f" (no {', '.join(info['missing_classes'])})" if info["missing_classes"] else ""
+    print(f"[prep] {decl.name}: {len(labels)} of the five classes{lacks}; {sizes}", flush=True)
 
 
 @cli_errors
@@ -282,16 +305,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data_folder", required=True, help="folder holding the corpora in their usual names")
     parser.add_argument("--save_folder", required=True)
-    parser.add_argument("--corpora", nargs="+", default=["emodb", "savee", "emovo", "masc", "iemocap"])
-    parser.add_argument("--split", default="holdout", choices=SPLITS)
+    parser.add_argument("--corpora", nargs="+", default=["emodb", "savee", "emovo", "iemocap"],
+                        help="corpus (parser) names; a CSV corpus needs train.py and a declaration")
+    parser.add_argument("--split_file", default=None, help="a split file (single corpus)")
+    parser.add_argument("--n_test", type=int, default=1, help="held-out test speakers per corpus")
+    parser.add_argument("--n_dev", type=int, default=1, help="dev speakers per corpus (0: no dev set)")
     parser.add_argument("--fold", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    folders = {corpus: os.path.join(args.data_folder, CORPORA.get(corpus, {"folder": corpus})["folder"])
-               for corpus in args.corpora}
-    paths = prepare_language_mtl(folders, args.save_folder, split=args.split, fold=args.fold, seed=args.seed)
-    for corpus in paths:
-        print(open(os.path.join(args.save_folder, corpus, "split.json"), encoding="utf-8").read())
+    split = {"method": "holdout", "n_test": args.n_test, "n_dev": args.n_dev}
+    declarations = recipe_declarations({}, args.data_folder, args.corpora, args.split_file, split)
+    prepare_language_mtl(declarations, args.save_folder, fold=args.fold, seed=args.seed)
+    for name in declarations:
+        print(json.dumps(read_corpus_info(args.save_folder, name)["split"], indent=1))
 
 
 if __name__ == "__main__":

@@ -4,10 +4,14 @@
 Run (from the repository root or from recipes/LanguageMTL):
     python recipes/LanguageMTL/train.py recipes/LanguageMTL/hparams/multitask.yaml --data_folder=synthetic_data
     python train.py hparams/single_corpus.yaml --data_folder=/data --corpus=emodb --features=IS09
+    python train.py hparams/single_corpus.yaml --data_folder=/data/RAVDESS --corpus=ravdess --n_dev_speakers=0
 
 ``experiment`` (set by each hparams file) picks what is trained and tested:
 ``single_corpus`` (Table 2), ``transfer`` (Table 3), ``multitask`` (Table 4; ``task: emotion_only`` is its
-single-task row) and ``cross_corpus`` (Table 5). One Brain serves all four.
+single-task row) and ``cross_corpus`` (Table 5). One Brain serves all four. The corpora are the hparams'
+declarations (``corpora``; ``--corpus=NAME`` in single-corpus runs, any corpus emo_lobes parses); with no dev set
+(``--n_dev_speakers=0``, a ``dev: none`` split or a split file with an empty dev list) a run trains
+``number_of_epochs`` and tests the last epoch, as the paper does.
 """
 import copy
 import os
@@ -21,6 +25,7 @@ RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
 sys.path.insert(0, RECIPE_DIR)
 
+from emo_lobes.data.declarations import check_corpus_folders  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.training.checkpoints import AtomicCheckpointer, RandomState  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
@@ -31,7 +36,9 @@ from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
-from prepare import CORPORA, EMOTION_CLASSES, corpus_manifests, data_root_key, prepare_language_mtl  # noqa: E402
+from prepare import (  # noqa: E402
+    EMOTION_CLASSES, corpus_manifests, prepare_language_mtl, read_corpus_info, run_declarations,
+)
 
 EXPERIMENTS = ("single_corpus", "transfer", "multitask", "cross_corpus")
 TASKS = ("emotion_only", "multitask")
@@ -43,7 +50,31 @@ class LanguageMTLBrain(EmoLobesBrain):
 
     The base class makes resumption exact; under torchrun each process scores its shard of the dev and test
     sets, and the error rate, language-ID accuracy, loss and test predictions are combined over all processes.
+    Without a dev set each epoch ends with a checkpoint and the test reads the last one.
     """
+
+    def fit(self, epoch_counter, train_set, valid_set=None, **kwargs):
+        """SpeechBrain's ``fit``; an empty dev set counts as none (``self.with_dev`` says which)."""
+        self.with_dev = valid_set is not None and len(valid_set) > 0
+        return super().fit(epoch_counter, train_set, valid_set if self.with_dev else None, **kwargs)
+
+    def _fit_valid(self, valid_set, epoch, enable):
+        """SpeechBrain's dev pass; without a dev set, the epoch's log line and checkpoint (the last one is tested).
+
+        Here rather than in ``on_stage_end(TRAIN)``: SpeechBrain resets its step count after that, and the
+        checkpoint must hold the reset count, as one written after a dev pass does.
+        """
+        super()._fit_valid(valid_set, epoch, enable)
+        if valid_set is None:
+            self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "stage": self.hparams.stage_name},
+                                                train_stats={"loss": self.train_loss})
+            if self.checkpointer is not None:
+                self.checkpointer.save_and_keep_only(meta={"train_loss": float(self.train_loss)}, num_to_keep=1)
+
+    @property
+    def best_key(self):
+        """``min_key`` of the checkpoint to test: the lowest dev error, or ``None`` (the last) without dev."""
+        return "error_rate" if getattr(self, "with_dev", True) else None
 
     def compute_forward(self, batch, stage):
         """Emotion log-probabilities and, in multi-task mode, language-ID log-probabilities (else ``None``)."""
@@ -79,6 +110,7 @@ class LanguageMTLBrain(EmoLobesBrain):
         for index, utt_id in enumerate(batch.id):
             entry = {
                 "id": utt_id,
+                "wav": batch.rel_wav[index],
                 "corpus": batch.corpus[index],
                 "true": EMOTION_CLASSES[int(batch.emotion_index.data[index])],
                 "pred": EMOTION_CLASSES[int(probabilities[index].argmax())],
@@ -146,10 +178,6 @@ def check_hparams(hparams):
     for key, allowed in choices.items():
         if hparams[key] not in allowed:
             raise EmoLobesError(f"{key}={hparams[key]} is not an option", f"use one of {', '.join(allowed)}")
-    used = set(hparams["train_corpora"]) | set(hparams["test_corpora"]) | set(hparams.get("finetune_corpora", []))
-    unknown = sorted(used - set(CORPORA))
-    if unknown:
-        raise EmoLobesError(f"unknown corpus {', '.join(unknown)}", f"use corpora from {', '.join(CORPORA)}")
     if hparams["task"] == "multitask":
         head = hparams["model"].language_head
         if head is None or head.out_features != len(hparams["language_classes"]):
@@ -157,24 +185,20 @@ def check_hparams(hparams):
                 f"the language head must have {len(hparams['language_classes'])} outputs (one per language_classes)",
                 "set n_languages to the number of language_classes",
             )
-        missing = sorted({language_of(c, hparams["language_target"]) for c in used}
-                         - set(hparams["language_classes"]))
-        if missing:
-            raise EmoLobesError(f"language classes lack {', '.join(missing)}", "add them to language_classes")
 
 
-def language_of(corpus, language_target):
+def language_of(corpus, language_target, language=None):
     """The language-ID target of a corpus: the corpus itself (5 classes) or its ISO language (4 classes).
 
     Example
     -------
-    >>> language_of("savee", "corpus"), language_of("savee", "language")
+    >>> language_of("savee", "corpus", "en"), language_of("savee", "language", "en")
     ('savee', 'en')
     """
-    return corpus if language_target == "corpus" else CORPORA[corpus]["language"]
+    return corpus if language_target == "corpus" else language
 
 
-def dataio_prep(hparams, manifests):
+def dataio_prep(hparams, manifests, folders):
     """Datasets per corpus and part, plus ``pooled_train`` / ``pooled_valid`` over the training corpora.
 
     Each item gives ``feats`` (cached Kaldi MFCC frames ``[frames, 13]`` or openSMILE functionals ``[1, d]``),
@@ -184,22 +208,31 @@ def dataio_prep(hparams, manifests):
     Arguments
     ---------
     hparams : dict
-        The loaded hparams (``corpus_folders``, ``features``, ``feature_cache_folder``, ``language_classes`` ...).
+        The loaded hparams (``features``, ``feature_cache_folder``, ``language_classes`` ...).
     manifests : dict
         ``{corpus: {"train", "valid", "test"} manifest paths}`` from prepare.py.
+    folders : dict
+        ``{corpus: corpus root}`` (the declarations' folders).
 
     Returns
     -------
     dict
-        ``{corpus: {part: DynamicItemDataset}, "pooled_train": ..., "pooled_valid": ...}``.
+        ``{corpus: {part: DynamicItemDataset}, "pooled_train": ..., "pooled_valid": ...}`` (``None`` for an empty
+        dev set); the pooled sets key utterances ``<corpus>/<id>``, so corpora whose ids coincide do not collide.
     """
-    folders = {corpus: os.path.abspath(hparams["corpus_folders"][corpus]) for corpus in manifests}
-    data = {corpus: {part: load_manifest(path, data_root=folders[corpus], data_root_key=data_root_key(corpus))
-                     for part, path in parts.items()} for corpus, parts in manifests.items()}
+    data = {corpus: {part: load_manifest(path, data_root=folders[corpus]) for part, path in parts.items()}
+            for corpus, parts in manifests.items()}
+    if hparams["task"] == "multitask":
+        languages = {language_of(corpus, hparams["language_target"], entry.get("language"))
+                     for corpus in data for entries in data[corpus].values()
+                     for entry in entries.values()}
+        missing = sorted(str(language) for language in languages - set(hparams["language_classes"]))
+        if missing:
+            raise EmoLobesError(f"language classes lack {', '.join(missing)}", "add them to language_classes")
     cache = feature_cache_for(hparams["features"], hparams["feature_cache_folder"], hparams["n_mfcc"],
                               hparams["max_frames"])
     for folder in folders.values():
-        assert_not_inside(hparams["feature_cache_folder"], folder)
+        assert_not_inside(hparams["feature_cache_folder"], os.path.abspath(folder))
     paths = sorted({entry["wav"] for parts in data.values() for entries in parts.values() for entry in entries.values()})
     # the main process computes (or reads) every feature once; under torchrun the others then read its cache
     values = cache.get_many(paths) if if_main_process() else None
@@ -215,30 +248,31 @@ def dataio_prep(hparams, manifests):
               f"{cache.folder}", flush=True)
     language_index = {name: i for i, name in enumerate(hparams["language_classes"])}
 
-    @sb.utils.data_pipeline.takes("wav", "emotion", "corpus")
+    @sb.utils.data_pipeline.takes("wav", "emotion", "corpus", "language")
     @sb.utils.data_pipeline.provides("feats", "emotion_index", "language_index")
-    def feature_pipeline(wav, emotion, corpus):
+    def feature_pipeline(wav, emotion, corpus, language):
         yield features[wav]
         yield torch.LongTensor([EMOTION_CLASSES.index(emotion)])
-        yield torch.LongTensor([language_index.get(language_of(corpus, hparams["language_target"]), -1)])
+        yield torch.LongTensor([language_index.get(language_of(corpus, hparams["language_target"], language), -1)])
 
     def make_dataset(entries):
+        if not entries:  # an empty dev partition (dev: none)
+            return None
         dataset = sb.dataio.dataset.DynamicItemDataset(entries)
         dataset.add_dynamic_item(feature_pipeline)
-        dataset.set_output_keys(["id", "feats", "emotion_index", "language_index", "corpus"])
+        dataset.set_output_keys(["id", "rel_wav", "feats", "emotion_index", "language_index", "corpus"])
         return dataset
 
     datasets = {corpus: {part: make_dataset(entries) for part, entries in parts.items()} for corpus, parts in data.items()}
     for part in ("train", "valid"):
-        pooled = {}
-        for corpus in hparams["train_corpora"]:
-            pooled.update(data[corpus][part])
+        pooled = {f"{corpus}/{utt}": entry for corpus in hparams["train_corpora"]
+                  for utt, entry in data[corpus][part].items()}
         datasets[f"pooled_{part}"] = make_dataset(pooled)
     return datasets
 
 
 def evaluate_and_write(brain, dataset, out_folder, extra):
-    """Test the best-dev checkpoint on ``dataset`` and write ``<out_folder>/test_results.json``.
+    """Test the best-dev checkpoint (the last one without dev) on ``dataset``; write ``<out_folder>/test_results.json``.
 
     Arguments
     ---------
@@ -257,7 +291,7 @@ def evaluate_and_write(brain, dataset, out_folder, extra):
         The per-utterance predictions (exercised by the end-to-end tests).
     """
     brain.hparams.stage_name = f"test {extra.get('corpus', '')}".strip()
-    brain.evaluate(dataset, min_key="error_rate", test_loader_kwargs=dict(brain.hparams.test_dataloader_options))
+    brain.evaluate(dataset, min_key=brain.best_key, test_loader_kwargs=dict(brain.hparams.test_dataloader_options))
     predictions = list(brain.test_predictions)  # every process's, gathered in on_stage_end
     if if_main_process():
         write_results(out_folder, predictions, dict(extra, scope="corpus"))
@@ -272,7 +306,8 @@ def write_results(out_folder, predictions, extra):
     out_folder : str
         Created when missing.
     predictions : list of dict
-        ``id``, ``corpus``, ``true``, ``pred`` (and ``language_true`` / ``language_pred`` in multi-task mode).
+        ``id``, ``wav``, ``corpus``, ``true``, ``pred`` (and ``language_true`` / ``language_pred`` in multi-task
+        mode).
     extra : dict
         Metadata (table, row, corpus, scope ...).
 
@@ -284,9 +319,9 @@ def write_results(out_folder, predictions, extra):
     Example
     -------
     >>> import tempfile
-    >>> preds = [{"id": "a", "corpus": "emodb", "true": "sad", "pred": "sad", "language_true": "emodb",
-    ...           "language_pred": "savee"}, {"id": "b", "corpus": "emodb", "true": "fear", "pred": "sad",
-    ...           "language_true": "emodb", "language_pred": "emodb"}]
+    >>> preds = [{"id": "a", "wav": "a.wav", "corpus": "emodb", "true": "sad", "pred": "sad", "language_true": "emodb",
+    ...           "language_pred": "savee"}, {"id": "b", "wav": "b.wav", "corpus": "emodb", "true": "fear",
+    ...           "pred": "sad", "language_true": "emodb", "language_pred": "emodb"}]
     >>> folder = tempfile.mkdtemp()
     >>> write_results(folder, preds, {"scope": "corpus"})["wa"]
     0.5
@@ -336,7 +371,7 @@ def corpus_summary(predictions):
     return summary
 
 
-def run_metadata(hparams, experiment_stage=None):
+def run_metadata(hparams, experiment_stage=None, splits=None):
     """The keys every result file of this run carries (make_tables.py groups by ``table`` and ``row``).
 
     Arguments
@@ -345,6 +380,8 @@ def run_metadata(hparams, experiment_stage=None):
         The loaded hparams.
     experiment_stage : str, optional
         ``as_is`` or ``finetuned`` for the transfer experiment.
+    splits : dict, optional
+        ``{corpus: split info}`` (prep's ``CorpusData.split_info()``) of the corpora the file's results use.
 
     Returns
     -------
@@ -355,15 +392,15 @@ def run_metadata(hparams, experiment_stage=None):
     Example
     -------
     >>> meta = run_metadata({"experiment": "cross_corpus", "features": "IS09", "task": "emotion_only",
-    ...                      "train_corpora": ["iemocap"], "split": "holdout", "fold": 1, "seed": 1})
-    >>> meta["table"], meta["row"]
-    ('5', 'IS09 + LSTM')
+    ...                      "train_corpora": ["iemocap"], "fold": 1, "seed": 1}, splits={"iemocap": {"n": {}}})
+    >>> meta["table"], meta["row"], list(meta["split"])
+    ('5', 'IS09 + LSTM', ['iemocap'])
     """
     table, row = row_name(hparams["experiment"], hparams["features"], "lstm", task=hparams["task"],
                           stage=experiment_stage)
     return {"recipe": "LanguageMTL", "table": table, "row": row, "experiment": hparams["experiment"],
             "task": hparams["task"], "features": hparams["features"], "classifier": "lstm",
-            "train_corpora": list(hparams["train_corpora"]), "split": hparams["split"], "fold": hparams["fold"],
+            "train_corpora": list(hparams["train_corpora"]), "split": dict(splits or {}), "fold": hparams["fold"],
             "seed": hparams["seed"]}
 
 
@@ -403,6 +440,8 @@ if __name__ == "__main__":
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
     check_hparams(hparams)
+    declarations = run_declarations(hparams)
+    check_corpus_folders(declarations)  # before anything is written
     if hparams["task"] == "emotion_only" and hparams["model"].language_head is not None:
         hparams["model"].language_head.requires_grad_(False)  # unused: DDP needs a gradient for every trained weight
     if hparams.get("cpu_threads"):
@@ -410,16 +449,12 @@ if __name__ == "__main__":
     sb.create_experiment_directory(experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file,
                                    overrides=overrides)
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
-    used = list(dict.fromkeys(list(hparams["train_corpora"]) + list(hparams["test_corpora"])
-                              + list(hparams.get("finetune_corpora", []))))
     run_on_main(prepare_language_mtl, kwargs={
-        "corpus_folders": {corpus: hparams["corpus_folders"][corpus] for corpus in used},
-        "save_folder": hparams["prep_folder"], "split": hparams["split"], "fold": hparams["fold"],
-        "n_folds": hparams["n_folds"], "seed": hparams["seed"], "n_test_speakers": hparams["n_test_speakers"],
-        "n_dev_speakers": hparams["n_dev_speakers"], "merge_excited": hparams["merge_excited"],
-        "skip_prep": hparams["skip_prep"]})
-    manifests = {corpus: corpus_manifests(hparams["prep_folder"], corpus) for corpus in used}
-    datasets = dataio_prep(hparams, manifests)
+        "declarations": declarations, "save_folder": hparams["prep_folder"], "fold": hparams["fold"],
+        "seed": hparams["seed"], "output_folder": hparams["output_folder"], "skip_prep": hparams["skip_prep"]})
+    manifests = {corpus: corpus_manifests(hparams["prep_folder"], corpus) for corpus in declarations}
+    splits = {corpus: read_corpus_info(hparams["prep_folder"], corpus)["split"] for corpus in declarations}
+    datasets = dataio_prep(hparams, manifests, {name: decl.folder for name, decl in declarations.items()})
     hparams["stage_name"] = "train"
 
     brain = LanguageMTLBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
@@ -434,12 +469,13 @@ if __name__ == "__main__":
     for corpus in hparams["test_corpora"]:
         pooled_predictions += evaluate_and_write(brain, datasets[corpus]["test"],
                                                  os.path.join(output, "test" if stage is None else stage, corpus),
-                                                 dict(run_metadata(hparams, stage), corpus=corpus))
+                                                 dict(run_metadata(hparams, stage, {corpus: splits[corpus]}),
+                                                      corpus=corpus))
     per_corpus = {"test" if stage is None else stage: corpus_summary(pooled_predictions)}
 
     if hparams["experiment"] == "transfer":
         # Section 4.2: freeze the LSTM trained on IEMOCAP, fine-tune the penultimate dense layer per small corpus.
-        brain.on_evaluate_start(min_key="error_rate")  # the best base checkpoint into brain.modules
+        brain.on_evaluate_start(min_key=brain.best_key)  # the best (or last) base checkpoint into brain.modules
         base_modules = {name: unwrap_module(brain.modules[name]) for name in ("model", "normalize")}
         finetuned_predictions = []
         for corpus in hparams["finetune_corpora"]:
@@ -460,14 +496,15 @@ if __name__ == "__main__":
             finetuner.fit(counter, datasets[corpus]["train"], datasets[corpus]["valid"],
                           train_loader_kwargs=dict(hparams["dataloader_options"]),
                           valid_loader_kwargs=dict(hparams["test_dataloader_options"]))
-            finetuned_predictions += evaluate_and_write(finetuner, datasets[corpus]["test"], corpus_folder,
-                                                        dict(run_metadata(hparams, "finetuned"), corpus=corpus))
+            finetuned_predictions += evaluate_and_write(
+                finetuner, datasets[corpus]["test"], corpus_folder,
+                dict(run_metadata(hparams, "finetuned", {corpus: splits[corpus]}), corpus=corpus))
         per_corpus["finetuned"] = corpus_summary(finetuned_predictions)
         pooled_predictions = finetuned_predictions
 
     if if_main_process():
         metrics = write_results(output, pooled_predictions, dict(
-            run_metadata(hparams, "finetuned" if stage else None), scope="pooled", per_corpus=per_corpus))
+            run_metadata(hparams, "finetuned" if stage else None, splits), scope="pooled", per_corpus=per_corpus))
         print(f"[test] {hparams['experiment']} ({hparams['task']}): accuracy {100 * metrics['wa']:.1f}%, "
               f"UA {100 * metrics['ua']:.1f}% over {metrics['n']} test utterances; per corpus: "
               + "; ".join(f"{name} {c}: {100 * v['wa']:.1f}%" for name, part in per_corpus.items()

@@ -8,6 +8,10 @@ Run (from the repository root or from recipes/MLEE):
 One Brain serves the five methods of the paper (Section 3, Table 3): ``dominant`` (hard or soft targets),
 ``mlee`` (sigmoid existence outputs, eq. 6 loss, eq. 7 prediction), ``mlee_pretrain`` (frozen MLEE encoder,
 new classifier) and ``mlee_fusion`` (frozen MLEE and dominant encoders side by side, new classifier).
+The corpus and its split are the hparams' declaration (``corpus``, ``corpora``; ``--split_file=PATH`` replaces the
+split). Without a dev set (``split.dev: none``) it trains ``number_of_epochs`` and tests the last epoch. The run
+writes ``test_results.json`` (predictions with ``id``, ``wav``, ``corpus``; the split info) and
+``splits/<corpus>.json``.
 """
 import json
 import os
@@ -34,9 +38,9 @@ from emo_lobes.lobes.existence import (  # noqa: E402
 )
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.lobes.frozen import Frozen  # noqa: E402
-from emo_lobes.data.manifest import write_json_atomic  # noqa: E402
+from emo_lobes.data.manifest import load_manifest, write_json_atomic  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
-from prepare import TRAINING_SETS, prepare_mlee  # noqa: E402
+from prepare import TRAINING_SETS, prepare_mlee, prepare_options  # noqa: E402
 
 #: Methods and what each trains on: its targets and which training utterances it keeps.
 METHODS = ("dominant", "mlee", "mlee_pretrain", "mlee_fusion")
@@ -54,7 +58,14 @@ class MLEEBrain(EmoLobesBrain):
 
     Under torchrun each process tests its shard of the dev and test sets; losses, predictions and attention
     weights are combined over all processes before metrics are computed and written (by the main process).
+    Without a dev set (``has_dev`` false) each epoch ends with a checkpoint, no early stopping, and the last
+    epoch is tested.
     """
+
+    #: Whether the run has a dev set (set by the caller).
+    has_dev = True
+    #: ``{corpus: split info}`` recorded in test_results.json (set by the caller).
+    split_info = None
 
     def compute_forward(self, batch, stage):
         """Logits ``[batch, 4]`` and the attention weights of each encoder branch."""
@@ -92,6 +103,8 @@ class MLEEBrain(EmoLobesBrain):
         for index, utt_id in enumerate(batch.id):
             self.test_predictions.append({
                 "id": utt_id,
+                "wav": batch.rel_wav[index],
+                "corpus": batch.corpus[index],
                 "true": TARGET_CODES[int(batch.hard_index[index])],
                 "pred": TARGET_CODES[int(predicted[index])],
                 "probs": [round(float(p), 5) for p in probabilities[index]],
@@ -118,6 +131,12 @@ class MLEEBrain(EmoLobesBrain):
         """
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
+            if not self.has_dev:  # no dev set: log the epoch and keep its checkpoint (the last one is tested)
+                lr = self.optimizer.param_groups[0]["lr"]
+                self.hparams.train_logger.log_stats(stats_meta={"epoch": epoch, "lr": lr},
+                                                    train_stats={"loss": stage_loss})
+                self.step, self.avg_train_loss = 0, 0.0  # the epoch is over: a resumed run starts the next one
+                self.checkpointer.save_and_keep_only(meta={"epoch": epoch, "train_loss": float(stage_loss)})
             return
         stage_loss = self.loss_over_processes(stage_loss)
         if stage == sb.Stage.VALID:
@@ -146,7 +165,8 @@ class MLEEBrain(EmoLobesBrain):
         extra = {
             "recipe": "MLEE", "method": self.hparams.method, "label_type": describe_label(self.hparams),
             "training_set": self.hparams.training_set, "fold": self.hparams.fold, "seed": self.hparams.seed,
-            "test_loss": float(stage_loss), "corpus": "iemocap",
+            "test_loss": float(stage_loss), "corpus": next(iter(self.split_info)),
+            "split": self.split_info, "tested_checkpoint": "best_dev" if self.has_dev else "last_epoch",
         }
         encoder = unwrap(self.modules[f"{self.hparams.branches[0]}_encoder"])
         frame_shift_s = self.hparams.hop_length / 1000.0 * encoder.frames_per_step
@@ -198,14 +218,22 @@ def keeps_training_utterance(hparams):
     return {"target_votes": lambda votes: sum(votes) > 0}
 
 
-def dataio_prep(hparams):
+def dataio_prep(hparams, data_root):
     """Datasets of one fold: audio (speed-perturbed copies resampled on the fly) and the method's targets.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams (``prep_folder`` holds the manifests).
+    data_root : str
+        The corpus root (the declaration's folder), filling the manifests' ``{data_root}``.
 
     Returns
     -------
     dict
         ``train``, ``valid``, ``test`` DynamicItemDatasets with outputs ``id``, ``sig``, ``target`` (one-hot,
-        soft target or existence vector, by method and label type) and ``hard_index``.
+        soft target or existence vector, by method and label type), ``hard_index``, ``rel_wav`` and ``corpus``;
+        ``valid`` is ``None`` without a dev set.
     """
     sample_rate = hparams["sample_rate"]
     perturbers = {}
@@ -236,13 +264,16 @@ def dataio_prep(hparams):
     manifests = {"train": f"train_{hparams['training_set']}.json", "valid": "dev.json", "test": "test.json"}
     datasets = {}
     for name, manifest in manifests.items():
+        if name == "valid" and not load_manifest(os.path.join(prep, manifest)):  # no dev set (dev: none)
+            datasets[name] = None
+            continue
         dataset = sb.dataio.dataset.DynamicItemDataset.from_json(
-            os.path.join(prep, manifest), replacements={"data_root": hparams["data_folder"]})
+            os.path.join(prep, manifest), replacements={"data_root": data_root})
         if name == "train" and keeps_training_utterance(hparams) is not None:
             dataset = dataset.filtered_sorted(key_test=keeps_training_utterance(hparams))
         dataset.add_dynamic_item(audio_pipeline)
         dataset.add_dynamic_item(target_pipeline)
-        dataset.set_output_keys(["id", "sig", "target", "hard_index"])
+        dataset.set_output_keys(["id", "sig", "target", "hard_index", "rel_wav", "corpus"])
         datasets[name] = dataset
     if len(datasets["train"]) == 0:
         raise EmoLobesError(f"no training utterance left for method {method} with {label_type} targets",
@@ -320,7 +351,9 @@ def load_pretrained_branch(hparams, branch):
             f"{branch}_encoder": hparams[f"{branch}_encoder_pretrained"],
             f"{branch}_normalizer": hparams[f"{branch}_normalizer_pretrained"],
         })
-        checkpoint = checkpointer.recover_if_possible(min_key="loss")  # the best-dev one that loads
+        with_dev = any("loss" in c.meta for c in checkpointer.list_checkpoints())
+        # the best-dev one that loads; a run without a dev set tested its newest (last epoch)
+        checkpoint = checkpointer.recover_if_possible(min_key="loss" if with_dev else None)
     if checkpoint is None:
         raise EmoLobesError(f"no checkpoint in {save}", f"re-run the {kind} experiment of fold {hparams['fold']}")
     return {"folder": os.path.abspath(folder), "checkpoint": str(checkpoint.path),
@@ -352,22 +385,20 @@ if __name__ == "__main__":
     # two-step methods: load (and check) the frozen encoders first, so a wrong folder fails before data prep
     pretrained = {branch: load_pretrained_branch(hparams, branch) for branch in hparams["frozen_branches"]}
 
-    run_on_main(prepare_mlee, kwargs={
-        "data_folder": hparams["data_folder"], "save_folder": hparams["prep_folder"], "fold": hparams["fold"],
-        "include_self_evaluations": hparams["include_self_evaluations"], "alpha": hparams["soft_target_alpha"],
-        "speed_factors": hparams["speed_factors"], "dev_rule": hparams["dev_rule"], "seed": hparams["seed"],
-        "skip_prep": hparams["skip_prep"],
-    })
+    options = prepare_options(hparams)
+    run_on_main(prepare_mlee, kwargs=options)
     split_path = os.path.join(hparams["prep_folder"], "split.json")
     if not os.path.isfile(split_path):
         raise EmoLobesError(f"no prepared fold in {hparams['prep_folder']}", "run once without --skip_prep=True")
     with open(split_path, encoding="utf-8") as split_file:
         split = json.load(split_file)
 
-    datasets = dataio_prep(hparams)
+    datasets = dataio_prep(hparams, options["declaration"].folder)
     brain = MLEEBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    brain.has_dev = datasets["valid"] is not None
+    brain.split_info = {options["declaration"].name: split["info"]}
     for name, value in training_weights(datasets["train"], hparams).items():
         value = tuple(v.to(brain.device) for v in value) if isinstance(value, tuple) else value.to(brain.device)
         setattr(brain, name, value)
@@ -376,7 +407,9 @@ if __name__ == "__main__":
     brain.fit(
         brain.hparams.epoch_counter, datasets["train"], datasets["valid"],
         train_loader_kwargs=hparams["train_dataloader_opts"], valid_loader_kwargs=hparams["test_dataloader_opts"])
-    brain.evaluate(datasets["test"], min_key="loss", test_loader_kwargs=hparams["test_dataloader_opts"])
+    # the best dev loss's checkpoint; without a dev set the newest one (the last epoch)
+    brain.evaluate(datasets["test"], min_key="loss" if brain.has_dev else None,
+                   test_loader_kwargs=hparams["test_dataloader_opts"])
     if if_main_process():
         with open(os.path.join(hparams["output_folder"], "test_results.json"), encoding="utf-8") as results_file:
             write_experiment_info(hparams, split, pretrained, finished=True, results=json.load(results_file))

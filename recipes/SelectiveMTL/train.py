@@ -3,21 +3,25 @@
 
 Run (from the repository root or from recipes/SelectiveMTL):
     python recipes/SelectiveMTL/train.py recipes/SelectiveMTL/hparams/selective_mtl.yaml --data_folder=synthetic_data
-    python train.py hparams/baseline.yaml --data_folder=/data --baseline_corpus=spont --fold=3
+    python train.py hparams/baseline.yaml --data_folder=/data --corpus=spont --fold=3
 
     python -m torch.distributed.run --standalone --nproc_per_node=2 recipes/SelectiveMTL/train.py \
         recipes/SelectiveMTL/hparams/selective_mtl.yaml --data_folder=synthetic_data --distributed_backend=gloo \
         --device=cpu
 
 The same script runs every experiment of Table 3 (baseline, combined, MTL, selective MTL, "(half)"), chosen by
-the hparams file and overrides. It writes ``<output_folder>/test_results.json``: pooled metrics over the test
-corpora, ``per_corpus`` metrics (UA, WA, per-class accuracy), ``corpus_mean`` (UA and WA averaged over the
-corpora, as in Table 3), the style accuracy and every test prediction with its class probabilities. A killed run
-resumes from its newest checkpoint when the same command is run again; under torchrun the dev and test metrics
-are computed on the predictions of all processes.
+the hparams file and overrides; the corpora and their splits are the hparams' ``corpora`` declarations (a baseline
+uses one of them, ``--corpus=NAME``, and accepts ``--split_file=PATH``). It writes
+``<output_folder>/test_results.json``: pooled metrics over the test corpora, ``per_corpus`` metrics (UA, WA,
+per-class accuracy), ``corpus_mean`` (UA and WA averaged over the corpora, as in Table 3), the style accuracy, the
+split of each corpus and every test prediction (``id``, ``wav``, ``corpus``) with its class probabilities, and
+``<output_folder>/splits/<corpus>.json``. Without a dev set (every corpus's ``split.dev: none``) it trains
+``number_of_epochs`` and tests the last epoch. A killed run resumes from its newest checkpoint when the same
+command is run again; under torchrun the dev and test metrics are computed on the predictions of all processes.
 
 Authors: emo-lobes contributors, after Zhang et al. (selective MTL with style, 2021).
 """
+import json
 import math
 import os
 import sys
@@ -37,7 +41,7 @@ from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.data.manifest import load_manifest  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
-from prepare import PARTITIONS, manifest_name, prepare_selective_mtl, root_key  # noqa: E402
+from prepare import PARTITIONS, manifest_name, prepare_options, prepare_selective_mtl, root_key  # noqa: E402
 
 #: The name written as ``recipe`` in ``test_results.json`` (the inference adapter is registered under it).
 RECIPE = "SelectiveMTL"
@@ -100,7 +104,8 @@ class SelectiveMTLBrain(EmoLobesBrain):
     Under torchrun each process trains on its shard of the training set and scores its shard of the dev and test
     sets; the outcomes of all processes are gathered (in the single-process order) before the metrics are
     computed, so the dev UA that chooses the best checkpoint is the same on every process, and only the main
-    process writes files. The selective loss zeroes the style term of neutral samples with ``torch.where``
+    process writes files. Without a dev set (``has_dev`` false) each epoch ends with a checkpoint and the
+    last one is tested. The selective loss zeroes the style term of neutral samples with ``torch.where``
     instead of skipping the style head, so every process runs the same graph even when its batch is all neutral
     (DDP needs no ``find_unused_parameters``).
     """
@@ -129,6 +134,7 @@ class SelectiveMTLBrain(EmoLobesBrain):
             for index, utt in enumerate(batch.id):
                 self.outcomes.append({
                     "id": utt,
+                    "wav": batch.rel_wav[index],
                     "corpus": batch.corpus[index],
                     "true": decode[int(emotions[index])],
                     "pred": decode[emotion_pred[index]],
@@ -149,6 +155,10 @@ class SelectiveMTLBrain(EmoLobesBrain):
         """
         if stage == sb.Stage.TRAIN:
             self.train_loss = stage_loss
+            if not self.has_dev:  # no dev set: log the epoch and keep its checkpoint (the last one is tested)
+                self.hparams.train_logger.log_stats({"epoch": epoch}, train_stats={"loss": stage_loss})
+                self.step, self.avg_train_loss = 0, 0.0  # the epoch is over: a resumed run starts the next one
+                self.checkpointer.save_and_keep_only(meta={"epoch": epoch, "train_loss": float(stage_loss)})
             return
         stage_loss = self.loss_over_processes(stage_loss)
         self.outcomes = gather_in_dataset_order(self.outcomes)
@@ -167,12 +177,19 @@ class SelectiveMTLBrain(EmoLobesBrain):
             self.hparams.train_logger.log_stats({"Epoch loaded": self.hparams.epoch_counter.current}, test_stats=stats)
             self.write_results(scores, stage_loss)
 
+    #: Whether the run has a dev set (set by the caller; without one the last epoch is tested).
+    has_dev = True
+    #: ``{corpus: split info}`` of the run (prep_summary.json's ``split``), recorded in test_results.json.
+    split_info = None
+
     def write_results(self, scores, test_loss):
         """Write ``test_results.json`` (pooled metrics at the top level, the rest as extra keys), main process only."""
         hp = self.hparams
         extra = {
-            "recipe": RECIPE, "experiment": hp.experiment_name, "corpora": list(hp.corpora), "fold": hp.fold,
-            "seed": hp.seed, "style_task": hp.style_task, "selective": hp.selective, "ser_weight": hp.ser_weight,
+            "recipe": RECIPE, "experiment": hp.experiment_name, "corpora": list(self.split_info or []),
+            "fold": hp.fold, "split": self.split_info,
+            "tested_checkpoint": "best_dev" if self.has_dev else "last_epoch", "seed": hp.seed,
+            "style_task": hp.style_task, "selective": hp.selective, "ser_weight": hp.ser_weight,
             "half_training_set": hp.half_training_set, "epoch": hp.epoch_counter.current,
             "test_loss": float(test_loss),
             **{key: scores[key] for key in ("per_corpus", "corpus_mean", "style_accuracy",
@@ -210,35 +227,21 @@ def check_options(hparams):
                             f"give style_free_classes {neutral} (the neutral index when selective, else [])")
 
 
-def prepare_options(hparams):
-    """The keyword arguments of ``prepare_selective_mtl`` taken from the hparams.
+def dataio_prep(hparams, declarations):
+    """Train, dev and test datasets over the run's corpora: audio cut to ``max_duration``, encoded labels.
 
-    Example
-    -------
-    >>> keys = ("prep_folder", "corpora", "fold", "iemocap_folder", "spont_folder", "spont_csv_file",
-    ...         "spont_drop_all_disagree", "spont_max_neutral", "spont_min_duration", "spont_filler_transcripts",
-    ...         "spont_split", "spont_dev_fraction", "half_training_set", "n_folds", "seed", "skip_prep")
-    >>> options = prepare_options({key: key for key in keys})
-    >>> options["save_folder"], len(options)
-    ('prep_folder', 16)
-    """
-    options = {"save_folder": hparams["prep_folder"]}
-    for key in ("corpora", "fold", "iemocap_folder", "spont_folder", "spont_csv_file", "spont_drop_all_disagree",
-                "spont_max_neutral", "spont_min_duration", "spont_filler_transcripts", "spont_split",
-                "spont_dev_fraction", "half_training_set", "n_folds", "seed", "skip_prep"):
-        options[key] = hparams[key]
-    return options
-
-
-def dataio_prep(hparams):
-    """Train, dev and test datasets over the chosen corpora: audio cut to ``max_duration``, encoded labels.
+    Arguments
+    ---------
+    hparams : dict
+        The loaded hparams.
+    declarations : dict
+        ``{name: CorpusDeclaration}`` of the run's corpora (their folders fill the manifests' placeholders).
 
     Returns
     -------
     dict
-        ``{"train", "dev", "test"}`` DynamicItemDatasets.
+        ``{"train", "dev", "test"}`` DynamicItemDatasets; ``dev`` is ``None`` when no corpus has a dev set.
     """
-    folders = {"iemocap": hparams["iemocap_folder"], "spont": hparams["spont_folder"]}
     max_samples = int(hparams["max_duration"] * hparams["sample_rate"])
 
     @sb.utils.data_pipeline.takes("wav", "sample_rate")
@@ -263,13 +266,16 @@ def dataio_prep(hparams):
     datasets = {}
     for part in PARTITIONS:
         data = {}
-        for corpus in hparams["corpora"]:
-            path = os.path.join(hparams["prep_folder"], manifest_name(part, corpus))
-            data.update(load_manifest(path, data_root=folders[corpus], data_root_key=root_key(corpus)))
+        for name, declaration in declarations.items():
+            path = os.path.join(hparams["prep_folder"], manifest_name(part, name))
+            data.update(load_manifest(path, data_root=declaration.folder, data_root_key=root_key(name)))
         datasets[part] = sb.dataio.dataset.DynamicItemDataset(
             data, dynamic_items=[audio_pipeline, label_pipeline],
-            output_keys=["id", "sig", "emotion_encoded", "style_encoded", "corpus", "style"],
-        )
+            output_keys=["id", "sig", "emotion_encoded", "style_encoded", "corpus", "style", "rel_wav"],
+        ) if data else None
+    if datasets["train"] is None or datasets["test"] is None:
+        raise EmoLobesError(f"no {'training' if datasets['train'] is None else 'test'} utterance in "
+                            f"{hparams['prep_folder']}", "check the corpora's splits (prep_summary.json)")
     return datasets
 
 
@@ -284,17 +290,23 @@ if __name__ == "__main__":
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides
     )
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
-    run_on_main(prepare_selective_mtl, kwargs=prepare_options(hparams))
-    datasets = dataio_prep(hparams)
+    options = prepare_options(hparams)
+    run_on_main(prepare_selective_mtl, kwargs=options)
+    datasets = dataio_prep(hparams, options["declarations"])
+    with open(os.path.join(hparams["prep_folder"], "prep_summary.json"), encoding="utf-8") as summary_file:
+        split_info = json.load(summary_file)["split"]
 
     brain = SelectiveMTLBrain(
         modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
         run_opts=run_opts, checkpointer=hparams["checkpointer"],
     )
+    brain.has_dev, brain.split_info = datasets["dev"] is not None, split_info
     brain.fit(
         brain.hparams.epoch_counter, datasets["train"], datasets["dev"],
         train_loader_kwargs=hparams["train_dataloader_options"],
         valid_loader_kwargs=hparams["valid_dataloader_options"],
     )
-    brain.evaluate(datasets["test"], min_key="error", test_loader_kwargs=hparams["valid_dataloader_options"])
+    # the best dev UA's checkpoint; without a dev set the newest one (the last epoch)
+    brain.evaluate(datasets["test"], min_key="error" if brain.has_dev else None,
+                   test_loader_kwargs=hparams["valid_dataloader_options"])
     leave_process_group()

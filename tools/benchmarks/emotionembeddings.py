@@ -38,10 +38,7 @@ def _brain(train, workdir, model_folder, cache, overrides):
                      output_folder=os.path.join(workdir, "cached" if cache else "recomputed"))
     with open(os.path.join(RECIPE, "hparams", "single_corpus_w2v2.yaml"), encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    paths = train.prepare_emotion_embeddings(hparams["data_folder"], hparams["prep_folder"],
-                                             corpora=hparams["corpora"], train_corpora=hparams["train_corpora"],
-                                             eval_corpora=hparams["eval_corpora"], splits=hparams["splits"],
-                                             seed=hparams["seed"])
+    paths = train.prepare_emotion_embeddings(**train.prep_options(hparams))
     with open(paths["labels"], encoding="utf-8") as labels_file:
         labels = {c: sorted(table) for c, table in json.load(labels_file).items()}
     datasets = train.dataio_prep(hparams, paths, labels)
@@ -73,7 +70,7 @@ def run(workdir, quick=False):
         data_root = os.path.dirname(write_corpus("emodb", os.path.join(workdir, "data"), seed=0))
         size = MODEL_SIZES["quick" if quick else "full"]
         model_folder = write_tiny_wav2vec2(os.path.join(workdir, "wav2vec2"), seed=0, **size)
-        overrides = {"data_folder": data_root, "corpus": "emodb", "eval_corpora": ["emodb"],
+        overrides = {"data_folder": os.path.join(data_root, "EmoDB"), "corpus": "emodb", "eval_corpora": ["emodb"],
                      "feature_cache_dir": os.path.join(workdir, "feature_cache")}
         max_batches = 4 if quick else None
         loader = {"batch_size": 8, "shuffle": False}

@@ -3,9 +3,9 @@
 Run: python tools/benchmark.py --recipes languagemtl [--quick]
 
 Workload: the five synthetic corpora (EMO-DB, SAVEE, EMOVO, MASC, IEMOCAP) pooled, hparams/multitask.yaml as it
-is (2 x 128 LSTM, emotion + language heads, batch 32, 1 CPU thread). Kaldi MFCCs are computed once into the feature cache
-(timed apart: first pass and cache reload), so an epoch only reads them from memory: the share of time outside the model
-should be small.
+is (its corpora declarations and split, 2 x 128 LSTM, emotion + language heads, batch 32, 1 CPU thread). Kaldi MFCCs
+are computed once into the feature cache (timed apart: first pass and cache reload), so an epoch only reads them from
+memory: the share of time outside the model should be small.
 """
 import os
 import sys
@@ -46,21 +46,23 @@ def run(workdir, quick=False):
     from emo_lobes.data.synthetic import write_corpus
 
     train = load_recipe_module("LanguageMTL", "train")
-    folders = {corpus: write_corpus(corpus, os.path.join(workdir, "data")) for corpus in CORPORA}
+    for corpus in CORPORA:
+        write_corpus(corpus, os.path.join(workdir, "data"))
     overrides = {"data_folder": os.path.join(workdir, "data"), "output_folder": os.path.join(workdir, "exp"),
                  "feature_cache_folder": os.path.join(workdir, "feature_cache")}
     with open(os.path.join(RECIPE, "hparams", "multitask.yaml"), encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, overrides)
     if hparams["cpu_threads"]:
         torch.set_num_threads(int(hparams["cpu_threads"]))  # as train.py does
-    train.prepare_language_mtl(folders, hparams["prep_folder"], seed=hparams["seed"],
-                               n_test_speakers=hparams["n_test_speakers"])
-    manifests = {corpus: train.corpus_manifests(hparams["prep_folder"], corpus) for corpus in CORPORA}
+    declarations = train.run_declarations(hparams)  # the hparams' corpora, as train.py reads them
+    train.prepare_language_mtl(declarations, hparams["prep_folder"], fold=hparams["fold"], seed=hparams["seed"])
+    manifests = {corpus: train.corpus_manifests(hparams["prep_folder"], corpus) for corpus in declarations}
+    folders = {corpus: decl.folder for corpus, decl in declarations.items()}
     start = time.perf_counter()
-    train.dataio_prep(hparams, manifests)
+    train.dataio_prep(hparams, manifests, folders)
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    datasets = train.dataio_prep(hparams, manifests)
+    datasets = train.dataio_prep(hparams, manifests, folders)
     warm = time.perf_counter() - start
     hparams["stage_name"] = "benchmark"
     brain = train.LanguageMTLBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,

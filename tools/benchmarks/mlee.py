@@ -2,7 +2,8 @@
 
 Run: python tools/benchmark.py --recipes mlee [--quick]
 
-Workload (fixed): synthetic IEMOCAP (seed 0), fold 1, MLEE on the ``all`` training set with the paper's 0.9 / 1.1
+Workload (fixed): synthetic IEMOCAP (seed 0), fold 1 of mlee.yaml's declared split (leave-one-speaker-out, dev the
+test speaker's session partner), MLEE on the ``all`` training set with the paper's 0.9 / 1.1
 speed-perturbed copies, the Table 2 model, batch 16, on CPU. Features are computed on the fly: the audio
 pipeline only reads (and speed-perturbs) waveforms; the STFT runs on the padded batch inside
 ``compute_forward``, so the spectrogram and normaliser are timed as "outside the model".
@@ -51,8 +52,9 @@ def run(workdir, quick=False):
         overrides.update(QUICK_OVERRIDES)
     with open(os.path.join(RECIPE, "hparams", "mlee.yaml"), encoding="utf-8") as fin:
         hparams = load_hyperpyyaml(fin, overrides)
-    train.prepare_mlee(corpus, hparams["prep_folder"], fold=1, speed_factors=hparams["speed_factors"])
-    datasets = train.dataio_prep(hparams)
+    options = train.prepare_options(hparams)  # the hparams' declaration: IEMOCAP improvised, LOSO fold 1
+    train.prepare_mlee(**options)
+    datasets = train.dataio_prep(hparams, options["declaration"].folder)
     brain = train.MLEEBrain(modules=hparams["modules"], opt_class=hparams["opt_class"], hparams=hparams,
                             run_opts={"device": "cpu"})
     for name, value in train.training_weights(datasets["train"], hparams).items():

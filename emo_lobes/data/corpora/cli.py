@@ -2,7 +2,6 @@
 import argparse
 import json
 import os
-import sys
 
 from emo_lobes.data.corpora import corpus_names, parse_corpus
 from emo_lobes.data.corpora.base import duplicate_audio_groups, find_audio_files

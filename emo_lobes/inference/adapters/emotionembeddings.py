@@ -32,14 +32,22 @@ def head_labels(experiment_folder):
     >>> head_labels(folder)
     {'emodb': ['A', 'W']}
     """
+    tables = _finished_results(experiment_folder)["label_emotions"]
+    return {corpus: sorted(table) for corpus, table in tables.items()}
+
+
+def _finished_results(experiment_folder):
+    # The run's test_results.json, refused in one line when the run did not finish.
     path = os.path.join(experiment_folder, "test_results.json")
     try:
         with open(path, encoding="utf-8") as fin:
-            tables = json.load(fin)["label_emotions"]
-    except (OSError, ValueError, KeyError):
+            results = json.load(fin)
+        if not isinstance(results.get("label_emotions"), dict):
+            raise KeyError("label_emotions")
+    except (OSError, ValueError, KeyError, AttributeError):
         raise EmoLobesError(f"{experiment_folder} holds no finished EmotionEmbeddings run (no label_emotions in "
                             "test_results.json)", "give the output folder of a train.py run that finished") from None
-    return {corpus: sorted(table) for corpus, table in tables.items()}
+    return results
 
 
 @register_adapter("EmotionEmbeddings")
@@ -51,7 +59,8 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
     front-end runs on each file alone, as the recipe's cache computed it. The emotion model's output (the last
     frame of the GRU) is the **emotion embedding**; ``label`` and ``probabilities`` are those of one head
     (:attr:`head`, default the first training corpus; :meth:`use_head` picks another), and ``heads`` holds every
-    head's (``{corpus: {"label", "probabilities"}}``).
+    head's (``{corpus: {"label", "probabilities"}}``). The checkpoint is the one the run tested: the best dev UAR,
+    or the last epoch for a run without a dev set (``checkpoint_key`` of its ``test_results.json``).
 
     Arguments
     ---------
@@ -90,6 +99,7 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
     def __init__(self, hparams, labels=None):
         experiment = os.path.dirname(os.path.abspath(str(hparams["checkpointer"].checkpoints_dir)))
         self.corpus_labels = head_labels(experiment)
+        self.best_checkpoint = {"max_key": _finished_results(experiment).get("checkpoint_key", "UAR")}
         self.train_corpora = list(hparams["train_corpora"])
         missing = [corpus for corpus in self.train_corpora if corpus not in self.corpus_labels]
         if missing:

@@ -11,13 +11,16 @@ class LanguageMTLAdapter(RecipeAdapter):
 
     Features are Kaldi MFCC frames or openSMILE functionals (``features`` in the hparams), computed as the recipe
     does but not cached; the embedding is the LSTM summary. For ``experiment: transfer`` this is the IEMOCAP base
-    model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``).
+    model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``). A run without a dev set (``dev: none``)
+    tested its last checkpoint, and so is it read here.
     """
 
     best_checkpoint = {"min_key": "error_rate"}
 
     def __init__(self, hparams, labels):
         super().__init__(hparams, labels)
+        if not hparams["checkpointer"].find_checkpoints(min_key="error_rate"):  # no dev: the last epoch
+            self.best_checkpoint = {}
         from emo_lobes.features.feature_cache import feature_cache_for  # openSMILE is imported only for this recipe
 
         self.features = feature_cache_for(hparams["features"], None, hparams["n_mfcc"], hparams["max_frames"])

@@ -11,11 +11,16 @@ class MLEEAdapter(RecipeAdapter):
 
     Probabilities are softmax outputs for dominant-emotion methods and per-class existence probabilities
     (sigmoid, eq. 7's argmax picks the label) for ``method: mlee``; the embedding is the concatenated
-    attention-pooled encoder outputs (``2 x lstm_size`` per branch).
+    attention-pooled encoder outputs (``2 x lstm_size`` per branch). The checkpoint read is the one the recipe
+    tested: the best dev loss's, or the newest for a run without a dev set.
     """
 
     def __init__(self, hparams, labels=None):
         super().__init__(hparams, TARGET_CODES)  # the classes of every MLEE method
+        checkpointer = hparams.get("checkpointer")
+        metas = [checkpoint.meta for checkpoint in checkpointer.list_checkpoints()] if checkpointer else []
+        if metas and not any("loss" in meta for meta in metas):
+            self.best_checkpoint = {}  # trained without a dev set: the newest checkpoint (last epoch), as tested
 
     def modules(self):
         names = ["spectrogram", "classifier"]

@@ -11,7 +11,8 @@ from emo_lobes.inference.classifier import RecipeAdapter, register_adapter
 class SelectiveMTLAdapter(RecipeAdapter):
     """SelectiveMTL (recipes/SelectiveMTL): the first ``max_duration`` s -> Fbank -> normalisation -> encoder -> heads.
 
-    Audio is cut to the first ``max_duration`` seconds as the recipe's data pipeline does. Probabilities are the
+    Audio is cut to the first ``max_duration`` seconds as the recipe's data pipeline does. The checkpoint read is
+    the one the recipe tested: the best dev UA's, or the newest for a run without a dev set. Probabilities are the
     emotion head's softmax over the hparams' ``emotions`` (angry, sad, happy, neutral); the embedding is the
     attention-pooled Bi-LSTM output (eq. 2, ``attention_heads x 2 x lstm_size``), before the shared FC layers.
     For MTL experiments each result also carries the style head's label and probabilities (acted / spontaneous)
@@ -49,6 +50,10 @@ under ``heads["style"]``.
         super().__init__(hparams, hparams["emotions"])
         self.styles = list(hparams["styles"])
         self.max_duration = float(hparams["max_duration"])
+        checkpointer = hparams.get("checkpointer")
+        metas = [checkpoint.meta for checkpoint in checkpointer.list_checkpoints()] if checkpointer else []
+        if metas and not any("error" in meta for meta in metas):
+            self.best_checkpoint = {}  # trained without a dev set: the newest checkpoint (last epoch), as tested
 
     def modules(self):
         """The feature, normalisation, encoder and head modules (the style head for MTL experiments)."""
