@@ -48,6 +48,18 @@ def corpus_sentiment(corpus, emotion):
     return sentiment_of_emotion(emotion)
 
 
+#: The sentiment "group" of a predicted class that has none: always wrong.
+NO_SENTIMENT = "no_sentiment"
+
+
+def _sentiment_or_none(corpus, emotion):
+    # corpus_sentiment, or None for a class neither table maps.
+    try:
+        return corpus_sentiment(corpus, emotion)
+    except EmoLobesError:
+        return None
+
+
 def _check_predictions(predictions, label_emotions):
     # Every prediction names a known corpus and label; every head prediction a known head label.
     for index, prediction in enumerate(predictions):
@@ -92,6 +104,9 @@ def score_pair(predictions, label_emotions, source, head):
     >>> pair = score_pair(preds, emotions, "a", "b")
     >>> pair["sentiment_ua"], pair["shared_ua"], pair["shared_classes"], pair["n_shared"]
     (0.5, 0.5, ['angry', 'happy'], 2)
+    >>> emotions["a"]["A4"] = "other"   # no sentiment: left out of mode a
+    >>> score_pair(preds + [{"corpus": "a", "true": "A4", "heads": {"b": "B1"}}], emotions, "a", "b")["n_sentiment"]
+    3
     """
     _check_predictions(predictions, label_emotions)
     chosen = [p for p in predictions if p["corpus"] == source and head in p["heads"]]
@@ -99,11 +114,17 @@ def score_pair(predictions, label_emotions, source, head):
         raise EmoLobesError(f"no utterance of '{source}' was predicted by head '{head}'",
                             "evaluate the source corpus's test set through that head first")
     source_emotions, head_emotions = label_emotions[source], label_emotions[head]
-    true_sentiment = [corpus_sentiment(source, source_emotions[p["true"]]) for p in chosen]
-    pred_sentiment = [corpus_sentiment(head, head_emotions[p["heads"][head]]) for p in chosen]
+    # Classes with no sentiment (IEMOCAP's 'other', say) are left out of mode a as true classes; predicted, they
+    # count as wrong.
+    with_sentiment = [p for p in chosen if _sentiment_or_none(source, source_emotions[p["true"]]) is not None]
+    true_sentiment = [corpus_sentiment(source, source_emotions[p["true"]]) for p in with_sentiment]
+    pred_sentiment = [_sentiment_or_none(head, head_emotions[p["heads"][head]]) or NO_SENTIMENT
+                      for p in with_sentiment]
     result = {
-        "source": source, "head": head, "n": len(chosen),
-        "sentiment_ua": classification_metrics(true_sentiment, pred_sentiment, labels=list(SENTIMENTS))["ua"],
+        "source": source, "head": head, "n": len(chosen), "n_sentiment": len(with_sentiment),
+        "sentiment_ua": classification_metrics(true_sentiment, pred_sentiment,
+                                               labels=list(SENTIMENTS) + [NO_SENTIMENT])["ua"]
+        if with_sentiment else None,
     }
     if source == head:  # within-corpus: the corpus's own labels
         shared = sorted(set(source_emotions.values()))
