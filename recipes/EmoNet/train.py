@@ -56,6 +56,7 @@ from emo_lobes.training.checkpoints import AtomicCheckpointer, load_tensors  # n
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
 from emo_lobes.inference.classifier import experiment_recipe  # noqa: E402
 from emo_lobes.lobes.adapters import (  # noqa: E402
     domain_parameter_names,
@@ -845,6 +846,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
+    lock_output_folder(hparams["output_folder"])  # a second run on this folder is refused in one line
     sb.create_experiment_directory(hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook
 

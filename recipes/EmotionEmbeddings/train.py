@@ -39,6 +39,7 @@ from emo_lobes.training.distributed import gather_in_dataset_order, leave_proces
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features.frontend_cache import CachedFrozenFrontend  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules  # noqa: E402
 from emo_lobes.data.declarations import check_corpus_folders  # noqa: E402
 from emo_lobes.data.manifest import assert_not_inside, load_manifest, write_text_atomic  # noqa: E402
@@ -320,6 +321,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
+    lock_output_folder(hparams["output_folder"])  # a second run on this folder is refused in one line
     options = prep_options(hparams)
     check_corpus_folders(options["declarations"], hparams["data_folder"])
     for declaration in options["declarations"].values():  # checked before anything is written

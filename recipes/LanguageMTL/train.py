@@ -33,6 +33,7 @@ from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features.feature_cache import feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss, pad_to_frames  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
 from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
@@ -439,6 +440,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
+    lock_output_folder(hparams["output_folder"])  # a second run on this folder is refused in one line
     check_hparams(hparams)
     declarations = run_declarations(hparams)
     check_corpus_folders(declarations)  # before anything is written

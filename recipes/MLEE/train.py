@@ -37,6 +37,7 @@ from emo_lobes.lobes.existence import (  # noqa: E402
     weighted_soft_cross_entropy,
 )
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
 from emo_lobes.lobes.frozen import Frozen  # noqa: E402
 from emo_lobes.data.manifest import load_manifest, write_json_atomic  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
@@ -378,6 +379,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
+    lock_output_folder(hparams["output_folder"])  # a second run on this folder is refused in one line
     check_options(hparams)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)

@@ -39,6 +39,7 @@ from emo_lobes.training.brain import EmoLobesBrain  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
+from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
 from emo_lobes.data.manifest import load_manifest  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from prepare import PARTITIONS, manifest_name, prepare_options, prepare_selective_mtl, root_key  # noqa: E402
@@ -284,6 +285,7 @@ if __name__ == "__main__":
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     ddp_init_group(run_opts)  # torchrun: join the process group (no-op for a single process)
     hparams = load_hparams_checked(hparams_file, overrides)
+    lock_output_folder(hparams["output_folder"])  # a second run on this folder is refused in one line
     check_options(hparams)
 
     sb.create_experiment_directory(
