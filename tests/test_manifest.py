@@ -43,8 +43,8 @@ def test_manifest_loads_through_speechbrain_with_data_root_replaced(tmp_path):
 
 def test_manifest_fields_select_and_missing_field_is_an_error(tmp_path):
     path = write_manifest(make_records(), str(tmp_path / "m.json"), fields=["emotion", "duration"])
-    assert json.load(open(path))["Ses01M_b"] == {"wav": "{data_root}/Session1/b.wav", "emotion": "sad",
-                                                 "duration": 1.0}
+    assert json.load(open(path))["Ses01M_b"] == {"wav": "{data_root}/Session1/b.wav", "rel_wav": "Session1/b.wav",
+                                                 "emotion": "sad", "duration": 1.0}
     with pytest.raises(EmoLobesError, match="has no field 'session'"):
         write_manifest(make_records(), str(tmp_path / "n.json"), fields=["session"])
 

@@ -107,15 +107,16 @@ def test_aggregate_folds_with_different_labels_and_missing_metric():
 
 def test_test_results_round_trip_with_predictions(tmp_path):
     metrics = classification_metrics(Y_TRUE, Y_PRED, labels=LABELS)
-    predictions = [{"id": f"u{i}", "true": t, "pred": p, "probs": np.full(4, 0.25, dtype=np.float32)}
-                   for i, (t, p) in enumerate(zip(Y_TRUE, Y_PRED))]
+    predictions = [{"id": f"u{i}", "wav": f"Session1/u{i}.wav", "corpus": "iemocap", "true": t, "pred": p,
+                    "probs": np.full(4, 0.25, dtype=np.float32)} for i, (t, p) in enumerate(zip(Y_TRUE, Y_PRED))]
     path = write_test_results(str(tmp_path / "test_results.json"), metrics, predictions,
                               extra={"corpus": "iemocap", "fold": 2})
     results = read_test_results(str(tmp_path))
     for key in ("wa", "ua", "macro_f1", "per_class_recall", "confusion", "labels", "n"):
         assert results[key] == metrics[key]
     assert results["fold"] == 2 and results["corpus"] == "iemocap"
-    assert results["predictions"][3] == {"id": "u3", "true": "hap", "pred": "hap", "probs": [0.25] * 4}
+    assert results["predictions"][3] == {"id": "u3", "wav": "Session1/u3.wav", "corpus": "iemocap", "true": "hap",
+                                         "pred": "hap", "probs": [0.25] * 4}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["test_results.json"]
     # McNemar can be run straight from two stored result files
     truth = [p["true"] for p in results["predictions"]]
@@ -130,7 +131,9 @@ def test_test_results_errors(tmp_path):
     with pytest.raises(EmoLobesError, match="extra key 'ua' would overwrite"):
         write_test_results(str(tmp_path), metrics, extra={"ua": 1})
     with pytest.raises(EmoLobesError, match="prediction 0 has no pred"):
-        write_test_results(str(tmp_path), metrics, [{"id": "x", "true": "a"}])
+        write_test_results(str(tmp_path), metrics, [{"id": "x", "wav": "x.wav", "corpus": "c", "true": "a"}])
+    with pytest.raises(EmoLobesError, match="prediction 0 has no wav, corpus. Fix: give each prediction id, wav"):
+        write_test_results(str(tmp_path), metrics, [{"id": "x", "true": "a", "pred": "a"}])
     (tmp_path / "broken.json").write_text(json.dumps({"wa": 1.0}))
     with pytest.raises(EmoLobesError, match="misses ua"):
         read_test_results(str(tmp_path / "broken.json"))
