@@ -293,3 +293,39 @@ def test_a_split_file_made_on_every_class_serves_a_recipe_that_uses_fewer(tmp_pa
     kept = {r["id"] for r in fewer.records}
     assert fewer.split["test"] == sorted(u for u in every.split["test"] if u in kept)
     assert fewer.split["n_not_selected"] == len(every.records) - len(fewer.records) > 0
+
+
+def test_review_fixes_fold_ranges_readback_of_shared_speaker_splits_formless_split_and_bad_numbers(tmp_path):
+    records = acted(n_speakers=4)
+    with pytest.raises(EmoLobesError) as err:  # LOSO fold 5 of 4 speakers no longer wraps to speaker 1
+        split_from_spec(records, {"method": "loso", "dev": "none"}, fold=5)
+    assert "has 4 folds" in err.value.problem
+    with pytest.raises(EmoLobesError) as err:  # a single split has one fold
+        split_from_spec(records, {"dev_speakers": ["s0"], "test_speakers": ["s1"]}, fold=2)
+    assert "is a single split" in err.value.problem
+    shared = split_from_spec([dict(r, speaker=None) for r in records], {"method": "random_kfold", "k": 4})
+    path = write_split_file(shared, [dict(r, speaker=None) for r in records], str(tmp_path / "random.json"), "c")
+    again = split_from_spec(records, {"file": path})  # the file says it shares speakers: read back as it is
+    assert again["test"] == shared["test"] and again["speaker_independent"] is False
+    for bad in ({"method": "speaker_kfold", "k": "five"}, {"method": "holdout", "dev": {"speakers": None}}, "loso"):
+        with pytest.raises(EmoLobesError):
+            split_from_spec(records, bad)
+    folder = write_corpus("emodb", str(tmp_path))
+    declared = {"emodb": {"split": {"method": "speaker_kfold", "k": 3}}}
+    decl = declare_corpora(declared, folder, ["emodb"], split={"dev": "none"})["emodb"]
+    assert decl.split == {"method": "speaker_kfold", "k": 3, "dev": "none"}  # options only: merged into the split
+    with pytest.raises(EmoLobesError):
+        declare_corpora(declared, folder, ["emodb"], split="loso")
+
+
+def test_a_split_file_naming_a_file_the_parser_skipped_leaves_it_out_with_a_warning(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+    folder = write_corpus("emodb", str(tmp_path))
+    data = load_corpus_split(declare_corpora({"emodb": {"split": {"method": "speaker_kfold", "k": 3}}}, folder)["emodb"])
+    path = data.write_split(str(tmp_path / "run"))
+    broken = next(r["wav"] for r in data.records if r["id"] in data.split["test"])
+    sf.write(os.path.join(folder, broken), np.full(1600, np.nan), 16000, subtype="FLOAT")  # this copy only
+    again = load_corpus_split(declare_corpora({}, folder, ["emodb"], split_file=path)["emodb"])
+    assert again.split["n_unusable"] == 1 and len(again.split["test"]) == len(data.split["test"]) - 1
+    assert "lists 1 files the corpus parser skipped as unusable" in capsys.readouterr().out

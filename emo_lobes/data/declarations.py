@@ -18,6 +18,7 @@ the command line (``--corpus=ravdess``) without a declaration. In a single-corpu
 corpus root itself (``--corpus=urdu --data_folder=/data/URDU``) or the folder holding it, and ``--split_file``
 replaces the corpus's split (a split file, an EmoBox fold folder or SpeechBrain manifests).
 """
+import hashlib
 import os
 
 from emo_lobes.data.corpora import corpus_names, get_corpus_module, parse_corpus
@@ -30,6 +31,8 @@ from emo_lobes.errors import EmoLobesError
 DECLARATION_KEYS = ("parser", "folder", "options", "emotions", "merge", "label_key", "split")
 #: Partitions and the manifest names recipes give them.
 PARTITIONS = ("train", "dev", "test")
+#: The keys that make a split declaration a form of its own (a ``--split`` without one only changes options).
+FORM_KEYS = {"method", "dev_speakers", "test_speakers", "file", "emobox", "speechbrain"}
 
 
 class CorpusDeclaration:
@@ -77,12 +80,32 @@ class CorpusDeclaration:
         self.split = dict(split or {})
 
     def as_dict(self):
-        """Everything that decides what the corpus gives, JSON-ready (for ``prep_options.json`` and logs)."""
+        """Everything that decides what the corpus gives, JSON-ready (for ``prep_options.json`` and logs).
+
+        A split given by files (a split file, EmoBox folds, SpeechBrain manifests) adds their content's digest,
+        so a prep re-runs when such a file is edited in place.
+        """
+        given = {key: self.split[key] for key in ("file", "emobox", "speechbrain") if self.split.get(key)}
         return {"name": self.name, "parser": self.parser, "folder": self.folder, "options": self.options,
-                "emotions": self.emotions, "merge": self.merge, "label_key": self.label_key, "split": self.split}
+                "emotions": self.emotions, "merge": self.merge, "label_key": self.label_key, "split": self.split,
+                "split_digest": {key: _content_digest(path) for key, path in given.items()}}
 
     def __repr__(self):
         return f"CorpusDeclaration({self.name!r}, parser={self.parser!r}, folder={self.folder!r})"
+
+
+def _content_digest(path):
+    # sha1 of a file, or of every JSON/JSONL file below a folder (sorted); '' when the path is missing.
+
+    digest = hashlib.sha1()
+    paths = [path] if os.path.isfile(str(path)) else sorted(
+        os.path.join(root, name) for root, _, names in os.walk(str(path)) for name in names
+        if name.endswith((".json", ".jsonl")))
+    for item in paths:
+        digest.update(os.path.relpath(item, str(path)).encode())
+        with open(item, "rb") as handle:
+            digest.update(handle.read())
+    return digest.hexdigest() if paths else ""
 
 
 def default_folder(parser):
@@ -169,7 +192,8 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
         set, say), for keys the declaration does not give.
     split : dict, optional
         A split declaration replacing the split of a single-corpus run (the hparams' ``split``, ``{}`` in the
-        files: ``--split="{method: loso, dev: none}"`` is put in place of the corpus's split, not merged into it).
+        files: ``--split="{method: loso, dev: none}"`` is put in place of the corpus's split, not merged into it);
+        one without a form (``--split="{dev: none}"``) only changes those options of the corpus's split.
     default_split : dict, optional
         The split of every corpus whose declaration (and the recipe's defaults) give none (the hparams'
         ``default_split``).
@@ -204,6 +228,9 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
     if split_file and len(names) != 1:
         raise EmoLobesError(f"--split_file is for single-corpus runs, but this run uses {', '.join(names)}",
                             "give each corpus its own split: corpora.<name>.split: {file: PATH}")
+    for value, key in ((split, "split"), (default_split, "default_split")):
+        if value is not None and not isinstance(value, dict):
+            raise EmoLobesError(f"--{key} is {value!r}, not a mapping", f'write it as --{key}="{{method: loso}}"')
     if split and len(names) != 1:
         raise EmoLobesError(f"--split is for single-corpus runs, but this run uses {', '.join(names)}",
                             "give each corpus its own split: corpora.<name>.split: {...}")
@@ -229,8 +256,12 @@ def declare_corpora(corpora=None, data_folder=None, names=None, split_file=None,
             spec.setdefault(key, value)
         get_corpus_module(parser)  # an unknown parser fails here, in one line
         folder = _resolve_folder(data_folder, spec.get("folder", default_folder(parser)), len(names) == 1, name)
-        given = split_spec_of_path(split_file) if split_file else (dict(split) if split else None)
-        corpus_split = given or spec.get("split") or (dict(default_split) if default_split else None)
+        declared = spec.get("split") or (dict(default_split) if default_split else None)
+        if split and not (set(split) & FORM_KEYS):
+            given = dict(declared or {}, **split)  # only options (dev, min_per_class ...): merged into the corpus's
+        else:
+            given = split_spec_of_path(split_file) if split_file else (dict(split) if split else None)
+        corpus_split = given or declared
         declarations[name] = CorpusDeclaration(name, parser, folder, spec.get("options"), spec.get("emotions"),
                                                spec.get("merge"), spec.get("label_key", "emotion"), corpus_split)
     return declarations
@@ -368,8 +399,10 @@ def load_corpus_split(declaration, fold=1, seed=0, record_filter=None):
     (['angry', 'sad', 'neutral'], ['allow_speaker_overlap', 'dev', 'dev_speakers'], True)
     """
     records, labels, problems, every = _read_corpus(declaration, record_filter)
+    unusable = [line.split(": ", 1)[0] for line in problems if ": " in line and "skipped" in line]
     split = split_from_spec(records, declaration.split, fold=fold, seed=seed, corpus=declaration.name,
-                            corpus_root=declaration.folder, label_key=declaration.label_key, known=every)
+                            corpus_root=declaration.folder, label_key=declaration.label_key, known=every,
+                            unusable=unusable)
     return CorpusData(declaration, records, labels, split, problems)
 
 

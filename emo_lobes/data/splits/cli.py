@@ -10,7 +10,7 @@ import os
 from emo_lobes.data.declarations import check_corpus_folders, declare_corpora, load_corpus_split, read_corpus
 from emo_lobes.data.splits.files import split_file_dict, write_split_file
 from emo_lobes.data.splits.specs import SPLIT_METHODS, n_folds_of_spec
-from emo_lobes.errors import cli_errors
+from emo_lobes.errors import EmoLobesError, cli_errors
 from emo_lobes.evaluation.tables import markdown_table
 
 
@@ -65,6 +65,9 @@ def build_parser():
 
 
 def _declaration(args, split):
+    bad = [item for item in args.merge if "=" not in item]
+    if bad:
+        raise EmoLobesError(f"--merge {bad[0]} is not written from=to", "write merges as --merge excited=happy")
     corpora = {args.corpus: {"parser": args.parser or args.corpus, "emotions": args.emotions, "label_key": args.label_key,
                              "merge": dict(item.split("=", 1) for item in args.merge), "split": split}}
     declarations = declare_corpora(corpora, args.data_folder, [args.corpus])

@@ -85,7 +85,10 @@ def _entries_of(path):
                     try:
                         item = json.loads(line)
                     except ValueError:
-                        raise EmoLobesError(f"{path} line {number} is not JSON", "pass EmoBox's fold files") from None
+                        item = None
+                    if not isinstance(item, dict) or not (item.get("wav") or item.get("key")):
+                        raise EmoLobesError(f"{path} line {number} is not a JSON object with a wav or key",
+                                            "pass EmoBox's fold files") from None
                     entries.append(str(item.get("wav") or item.get("key")))
         return entries
     content = _read_json(path, "fold file")
@@ -202,7 +205,7 @@ def _matcher(records, suffix_match):
 
 
 def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_speaker_overlap=False,
-                     suffix_match=False, known=None):
+                     suffix_match=False, known=None, unusable=()):
     """A split from partition lists of ids or wav paths; utterances in no list are left out and counted.
 
     Arguments
@@ -222,6 +225,9 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     known : list of dict, optional
         Every record of the corpus before class selection (default ``records``): entries matching one of these
         but not ``records`` are left out and counted in ``n_not_selected``.
+    unusable : iterable of str
+        Wav paths the parser skipped (unreadable, non-finite, truncated audio): entries naming them are left out,
+        counted in ``n_unusable`` and warned about.
 
     Returns
     -------
@@ -243,9 +249,10 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     ...     print(err.problem)
     split split_file of corpus puts speaker s0 in both train and test
     """
-    match = _matcher(records if known is None else known, suffix_match)
+    match = _matcher((records if known is None else known) + [{"id": f"\0unusable:{path}", "wav": path}
+                                                             for path in unusable], suffix_match)
     selected = {str(record["id"]) for record in records}
-    not_selected = 0
+    not_selected, skipped = 0, []
     speaker_of = {str(record["id"]): str(record.get("speaker")) for record in records}
     split = {"name": name, "has_dev_list": "dev" in lists}
     part_of = {}
@@ -256,6 +263,9 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
             utt = match(str(entry))
             if utt is None:
                 unmatched.append(str(entry))
+                continue
+            if utt.startswith("\0unusable:"):
+                skipped.append(utt.split(":", 1)[1])
                 continue
             if utt not in selected:
                 not_selected += 1
@@ -280,13 +290,18 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
         raise EmoLobesError(
             f"split {name} of {corpus} puts speaker {overlap[0]} in both {parts[0]} and {parts[1]}"
             f"{f' ({len(overlap)} speakers shared)' if len(overlap) > 1 else ''}",
-            "set allow_speaker_overlap: true in the corpus's split to accept it (recorded in split.json and "
-            "test_results.json), or give a speaker-independent split",
+            "accept it with allow_speaker_overlap: true in the corpus's split (single-corpus runs: "
+            "--split=\"{emobox: PATH, allow_speaker_overlap: true}\", likewise file: or speechbrain:; recorded in "
+            "splits/<corpus>.json and test_results.json), or give a speaker-independent split",
         )
     split["speaker_independent"] = not overlap
     split["allow_speaker_overlap"] = bool(allow_speaker_overlap)
     split["n_left_out"] = len(records) - len(part_of)
     split["n_not_selected"] = not_selected
+    split["n_unusable"] = len(skipped)
+    if skipped:
+        print(f"[splits] warning: split {name} of {corpus} lists {len(skipped)} files the corpus parser skipped as "
+              f"unusable (e.g. {skipped[0]}); they are left out", flush=True)
     if not split["train"] or not split["test"]:
         raise EmoLobesError(f"split {name} of {corpus} has an empty train or test list", "give both")
     return split
@@ -322,7 +337,7 @@ def split_file_dict(split, records, corpus, label_key="emotion"):
     by_id = {str(record["id"]): record for record in records}
     out = {"corpus": corpus}
     for key in ("name", "method", "fold", "speaker_independent", "allow_speaker_overlap", "speaker_dependent_dev",
-                "n_left_out", "n_not_selected", "warnings"):
+                "n_left_out", "n_not_selected", "n_unusable", "warnings"):
         if key in split:
             out[key] = split[key]
     for part in PARTS:

@@ -75,8 +75,20 @@ MAX_DRAWS = 200
 GIVEN_DEFAULT_DEV = {"speaker_fraction": 0.1}
 
 
+def _integer(spec, key, default, corpus):
+    # spec[key] as an int, or a one-line refusal.
+    value = spec.get(key, default)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise EmoLobesError(f"split of {corpus} has {key}: {value!r}", f"give {key} as a whole number") from None
+
+
 def _present(spec):
     # The declaration without its null keys: ``null`` in an override removes a key of the hparams' split.
+    if spec is not None and not isinstance(spec, dict):
+        raise EmoLobesError(f"a split declaration is {spec!r}, not a mapping",
+                            "write it as {method: loso}, {file: PATH}, {dev_speakers: [...], test_speakers: [...]} ...")
     return {key: value for key, value in dict(spec or {}).items() if value is not None}
 
 
@@ -114,7 +126,8 @@ def _dev_rule(spec, form, corpus):
     # The dev rule: a word of NAMED_DEV_RULES or a one-key mapping of DRAWN_DEV_RULES.
     rule = spec.get("dev")
     if rule is None and "n_dev" in spec:
-        rule = {"speakers": int(spec["n_dev"])} if int(spec["n_dev"]) > 0 else "none"
+        n_dev = _integer(spec, "n_dev", 0, corpus)
+        rule = {"speakers": n_dev} if n_dev > 0 else "none"
     if rule is None:
         rule = SPLIT_METHODS.get(form, "none" if form == "speakers" else GIVEN_DEFAULT_DEV)
     if rule is False:
@@ -134,9 +147,13 @@ def _dev_rule(spec, form, corpus):
         raise EmoLobesError(f"split of {corpus} has dev {rule!r}",
                             "give dev as none, next_fold, {speakers: N}, {speaker_fraction: f} or {utterance_fraction: f}")
     key, value = next(iter(rule.items()))
-    if (key == "speakers" and int(value) < 1) or (key != "speakers" and not 0 < float(value) < 1):
+    try:
+        value = int(value) if key == "speakers" else float(value)
+    except (TypeError, ValueError):
+        raise EmoLobesError(f"split of {corpus} has dev {rule!r}", "give a number: speakers >= 1, a fraction in (0, 1)") from None
+    if (key == "speakers" and value < 1) or (key != "speakers" and not 0 < value < 1):
         raise EmoLobesError(f"split of {corpus} has dev {rule!r}", "speakers >= 1, fractions between 0 and 1")
-    return {key: int(value) if key == "speakers" else float(value)}
+    return {key: value}
 
 
 def class_counts_table(split, records, label_key="emotion"):
@@ -364,7 +381,7 @@ def _generated_test_folds(records, form, spec, seed, min_per_class, corpus):
     # All folds of a generated method (test partitions only), from the first seeded draw whose folds all cover
     # every class; the same draw for every fold number, so the folds stay a partition of the corpus.
     if form == "speaker_kfold":
-        k = int(spec.get("k", 5))
+        k = _integer(spec, "k", 5, corpus)
         last = None
         for draw in range(MAX_DRAWS):
             folds = speaker_group_kfold(records, k, dev_fraction=0, seed=seed if draw == 0 else seed * 7919 + draw)
@@ -386,15 +403,15 @@ def _generated_test_folds(records, form, spec, seed, min_per_class, corpus):
     if form == "loso_session":
         return leave_one_session_out(records, dev="none", seed=seed)
     if form == "random_kfold":
-        return random_kfold(records, int(spec.get("k", 5)), dev_fraction=0, seed=seed)
+        return random_kfold(records, _integer(spec, "k", 5, corpus), dev_fraction=0, seed=seed)
     # holdout: fold f is the f-th of ``folds`` seeded draws of test speakers covering every class
-    n_test = int(spec.get("n_test", 2))
+    n_test = _integer(spec, "n_test", 2, corpus)
     pool = _speaker_classes(records)
     if n_test >= len(pool):
         raise EmoLobesError(f"split of {corpus}: cannot hold out {n_test} of {len(pool)} speakers",
                             "hold out fewer speakers (n_test)")
     folds = []
-    for number in range(1, int(spec.get("folds", 1)) + 1):
+    for number in range(1, _integer(spec, "folds", 1, corpus) + 1):
         for draw in range(MAX_DRAWS):
             rng = random.Random(f"{seed}-holdout-{number}-{draw}")
             test = set(covering_speaker_draw(pool, rng, n_test, min_per_class))
@@ -423,9 +440,9 @@ def n_folds_of_spec(records, spec, corpus="corpus"):
     spec = _present(spec)
     form = _form(spec, corpus)
     if form in ("speaker_kfold", "random_kfold"):
-        return int(spec.get("k", 5))
+        return _integer(spec, "k", 5, corpus)
     if form == "holdout":
-        return int(spec.get("folds", 1))
+        return _integer(spec, "folds", 1, corpus)
     if form == "loso":
         return len({str(record["speaker"]) for record in records})
     if form == "loso_session":
@@ -435,11 +452,14 @@ def n_folds_of_spec(records, spec, corpus="corpus"):
     return 1
 
 
-def _given_split(records, spec, form, fold, corpus_root, corpus, known=None):
+def _given_split(records, spec, form, fold, corpus_root, corpus, known=None, unusable=()):
     # A split from a split file, EmoBox folds or SpeechBrain manifests (lists of ids or wav paths).
+    allow_overlap = bool(spec.get("allow_speaker_overlap", False))
     if form == "file":
         lists, meta = read_split_file(spec["file"])
         name = meta.get("name", "split_file")
+        # a split file that says it shares speakers (random_kfold, a speaker-dependent dev, an accepted overlap)
+        allow_overlap = allow_overlap or bool(meta.get("allow_speaker_overlap")) or meta.get("speaker_independent") is False
     elif form == "emobox":
         lists = read_emobox_fold(spec["emobox"], fold)
         name = f"emobox_fold_{int(fold)}"
@@ -449,9 +469,8 @@ def _given_split(records, spec, form, fold, corpus_root, corpus, known=None):
     else:
         lists = {"dev": spec.get("dev_speakers"), "test": spec.get("test_speakers")}
         return _named_speaker_split(records, lists, spec, corpus)
-    return split_from_lists(records, lists, name=name, corpus=corpus,
-                            allow_speaker_overlap=bool(spec.get("allow_speaker_overlap", False)),
-                            suffix_match=form != "file", known=known)
+    return split_from_lists(records, lists, name=name, corpus=corpus, allow_speaker_overlap=allow_overlap,
+                            suffix_match=form != "file", known=known, unusable=unusable)
 
 
 def _named_speaker_split(records, lists, spec, corpus):
@@ -475,7 +494,7 @@ def _named_speaker_split(records, lists, spec, corpus):
 
 
 def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=None, label_key="emotion",
-                    known=None):
+                    known=None, unusable=()):
     """One split of a corpus from its declaration (see the module docstring for the forms and options).
 
     Arguments
@@ -499,6 +518,9 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
         Every record the parser gave, before class selection: a given split's entries are matched against these,
         so an entry of a class the recipe does not use is left out (counted in ``n_not_selected``), and only an
         entry that matches no file of the corpus is an error.
+    unusable : iterable of str
+        Wav paths (relative to the corpus root) the parser skipped as unusable: a given split's entries naming
+        them are left out with a warning (``n_unusable``) instead of failing to match.
 
     Returns
     -------
@@ -523,7 +545,7 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
     spec = _present(spec)
     form = _form(spec, corpus)
     dev_rule = _dev_rule(spec, form, corpus)
-    min_per_class = int(spec.get("min_per_class", 1))
+    min_per_class = _integer(spec, "min_per_class", 1, corpus)
     shadow = _shadow(records, label_key)
     if form in ("speaker_kfold", "loso", "loso_session", "holdout") and not _has_speakers(records):
         raise EmoLobesError(f"split of {corpus}: method {form} needs a speaker for every utterance",
@@ -531,13 +553,10 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
     warnings = []
     if form in SPLIT_METHODS:
         folds = _generated_test_folds(shadow, form, spec, seed, min_per_class, corpus)
-        if form == "loso":  # fold-th speaker, wrapping around for corpora with fewer speakers
-            index = (int(fold) - 1) % len(folds)
-        else:
-            index = int(fold) - 1
-            if not 0 <= index < len(folds):
-                raise EmoLobesError(f"fold {fold} asked for, but the split of {corpus} has {len(folds)} folds",
-                                    f"pass --fold between 1 and {len(folds)}")
+        index = int(fold) - 1
+        if not 0 <= index < len(folds):
+            raise EmoLobesError(f"fold {fold} asked for, but the split of {corpus} has {len(folds)} folds",
+                                f"pass --fold between 1 and {len(folds)}")
         split = dict(folds[index])
         if form == "loso":
             lines = [line for line in check_class_coverage(split, shadow, min_per_class) if line.startswith("test")]
@@ -548,7 +567,11 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
         elif isinstance(dev_rule, dict):
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
     else:
-        split = _given_split(shadow, spec, form, fold, corpus_root, corpus, known)
+        if form != "emobox" and int(fold) != 1:
+            raise EmoLobesError(f"fold {fold} asked for, but the {form} split of {corpus} is a single split",
+                                "pass --fold=1 (folds are for speaker_kfold, loso, loso_session, holdout with folds, "
+                                "random_kfold and EmoBox fold folders)")
+        split = _given_split(shadow, spec, form, fold, corpus_root, corpus, known, unusable)
         given_dev = form in GIVEN_FORMS and split.get("has_dev_list")
         if not given_dev and form != "speakers" and isinstance(dev_rule, dict):
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
