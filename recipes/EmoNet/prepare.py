@@ -66,7 +66,7 @@ def emonet_declarations(corpora, data_folder, names=None, default_split=None, sp
     names : str or list of str, optional
         The corpora of the run (default: every declared one); a name not declared is read by the parser of
         that name.
-    split : dict, optional
+    default_split : dict, optional
         The split of every corpus whose declaration gives none (the hparams' ``default_split``).
     split_file : str, optional
         A split file replacing the split of a single-corpus run.
