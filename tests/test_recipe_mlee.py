@@ -198,7 +198,7 @@ def test_prepare_writes_one_fold_with_speed_copies_and_dominant_dev_test(corpus,
 
 
 def test_prepare_rejects_a_fold_that_does_not_exist(corpus, tmp_path):
-    with pytest.raises(EmoLobesError, match="fold 11 does not exist"):
+    with pytest.raises(EmoLobesError, match="fold 11 asked for, but the split of iemocap has 10 folds"):
         prepare.prepare_mlee(declaration(corpus), str(tmp_path), fold=11)
 
 
