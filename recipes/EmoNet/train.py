@@ -50,7 +50,7 @@ from prepare import emonet_declarations, prepare_aggregated, prepare_emonet  # n
 
 from emo_lobes.inference.adapters.emonet import EXPERIMENT_FILE, build_emonet, relative_frame_lengths  # noqa: E402
 from emo_lobes.data.audio import load_audio  # noqa: E402
-from emo_lobes.data.declarations import check_corpus_folders  # noqa: E402
+from emo_lobes.data.declarations import check_corpus_folders, copy_run_splits  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.training.checkpoints import AtomicCheckpointer, load_tensors  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
@@ -68,7 +68,7 @@ from emo_lobes.lobes.adapters import (  # noqa: E402
     shared_state_dict,
 )
 from emo_lobes.training.lr_levels import budget_level, inverse_time_decay  # noqa: E402
-from emo_lobes.data.manifest import load_manifest, write_json_atomic, write_text_atomic  # noqa: E402
+from emo_lobes.data.manifest import load_manifest, write_json_atomic  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from emo_lobes.training.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
 from emo_lobes.training.class_weights import inverse_frequency_weights  # noqa: E402
@@ -450,17 +450,6 @@ def prep_split_info(prep_paths):
     return {split["corpus"]: {key: value for key, value in split.items() if key not in ("corpus", "counts")}}
 
 
-def copy_splits(prep_paths, output_folder):
-    """Copy each corpus's split file of a prep into ``<output_folder>/splits/<corpus>.json`` (main process)."""
-    if not if_main_process():
-        return
-    for key, path in prep_paths.items():
-        if key.startswith("split_"):
-            with open(path, encoding="utf-8") as split_file:
-                text = split_file.read()
-            write_text_atomic(text, os.path.join(output_folder, "splits", os.path.basename(path)))
-
-
 def train_loader_options(hparams, dataset):
     """Training loader options: shuffled unless ``sorting: ascending`` (SpeechBrain's sampler; ``DistributedSampler``
     under torchrun, which reads ``sorting`` from the hparams too).
@@ -650,7 +639,8 @@ def _add_domain(hparams, domains, corpus_data, name, prep_paths, roots, audio_ca
     domains.append({"name": name, "index": index, "labels": labels, "class_weights": class_weights,
                     "split": prep_split_info(prep_paths), "has_dev": len(datasets["valid"]) > 0})
     corpus_data.append(datasets)
-    copy_splits(prep_paths, hparams["output_folder"])
+    if if_main_process():  # <output_folder>/splits/<corpus>.json: the splits this run used
+        copy_run_splits(os.path.dirname(prep_paths["train"]), hparams["output_folder"])
 
 
 def dataio_prep(hparams, declarations, aggregate_targets=None):

@@ -331,8 +331,8 @@ def load_pretrained_branch(hparams, branch):
     with open(os.path.join(folder, EXPERIMENT_FILE), encoding="utf-8") as info_file:
         info = json.load(info_file)
     if info.get("method") != kind:
-        raise EmoLobesError(f"{key}={folder} is a '{info.get('method')}' experiment, not a '{kind}' one",
-                            f"pass the output folder of a {kind} run")
+        what = f"a '{info['method']}' experiment" if info.get("method") else "not an MLEE experiment (no method recorded)"
+        raise EmoLobesError(f"{key}={folder} is {what}, not a '{kind}' one", f"pass the output folder of a {kind} run")
     if info.get("fold") != hparams["fold"]:
         raise EmoLobesError(
             f"{key}={folder} was trained on fold {info.get('fold')}, this run is fold {hparams['fold']} "

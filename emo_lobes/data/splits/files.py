@@ -242,6 +242,7 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     (['u0', 'u1', 'u3'], ['u2'], 2, True)
     >>> kept = [r for r in recs if r["id"] != "u3"]   # u3's class is not used
     >>> split_from_lists(kept, {"train": ["u0", "u3", "u1"], "test": ["u2"]}, known=recs)["n_not_selected"]
+    [splits] note: split split_file of corpus lists 1 utterances of classes (or filtered out) this run does not use; they are left out
     1
     >>> try:
     ...     split_from_lists(recs, {"train": ["u0"], "test": ["u3"]})
@@ -299,6 +300,9 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     split["n_left_out"] = len(records) - len(part_of)
     split["n_not_selected"] = not_selected
     split["n_unusable"] = len(skipped)
+    if not_selected:
+        print(f"[splits] note: split {name} of {corpus} lists {not_selected} utterances of classes (or filtered out) "
+              "this run does not use; they are left out", flush=True)
     if skipped:
         print(f"[splits] warning: split {name} of {corpus} lists {len(skipped)} files the corpus parser skipped as "
               f"unusable (e.g. {skipped[0]}); they are left out", flush=True)

@@ -579,6 +579,12 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
         warnings += check_class_coverage(split, shadow, min_per_class)
     split.pop("has_dev_list", None)
+    asked = {"dev": dev_rule.get("speakers") if isinstance(dev_rule, dict) else None,
+             "test": _integer(spec, "n_test", 2, corpus) if form == "holdout" else None}
+    for part, n in asked.items():  # covering every class can take more speakers than asked: say so
+        if n is not None and len(split.get(f"{part}_speakers", [])) > n:
+            warnings.append(f"{part} holds {len(split[f'{part}_speakers'])} speakers, more than the {n} asked, so that "
+                            "it covers every class")
     split.update(method=form, fold=int(fold), warnings=[f"{corpus}: {line}" for line in warnings])
     split.setdefault("speaker_dependent_dev", False)
     split.setdefault("allow_speaker_overlap", False)
