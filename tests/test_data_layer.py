@@ -329,3 +329,13 @@ def test_a_split_file_naming_a_file_the_parser_skipped_leaves_it_out_with_a_warn
     again = load_corpus_split(declare_corpora({}, folder, ["emodb"], split_file=path)["emodb"])
     assert again.split["n_unusable"] == 1 and len(again.split["test"]) == len(data.split["test"]) - 1
     assert "lists 1 files the corpus parser skipped as unusable" in capsys.readouterr().out
+
+
+def test_split_file_entries_may_be_absolute_paths_inside_the_corpus_root(tmp_path):
+    records = acted()
+    root = str(tmp_path / "corpus")
+    path = tmp_path / "abs.json"
+    path.write_text(json.dumps({"train": [os.path.join(root, r["wav"]) for r in records if r["speaker"] != "s7"],
+                                "dev": [], "test": [os.path.join(root, r["wav"]) for r in records if r["speaker"] == "s7"]}))
+    split = split_from_spec(records, {"file": str(path)}, corpus_root=root)
+    assert split["test_speakers"] == ["s7"] and split["n_left_out"] == 0

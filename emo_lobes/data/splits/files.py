@@ -205,7 +205,7 @@ def _matcher(records, suffix_match):
 
 
 def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_speaker_overlap=False,
-                     suffix_match=False, known=None, unusable=()):
+                     suffix_match=False, known=None, unusable=(), root=None):
     """A split from partition lists of ids or wav paths; utterances in no list are left out and counted.
 
     Arguments
@@ -228,6 +228,8 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
     unusable : iterable of str
         Wav paths the parser skipped (unreadable, non-finite, truncated audio): entries naming them are left out,
         counted in ``n_unusable`` and warned about.
+    root : str, optional
+        The corpus root: absolute entries below it are read relative to it.
 
     Returns
     -------
@@ -261,7 +263,10 @@ def split_from_lists(records, lists, name="split_file", corpus="corpus", allow_s
         ids = []
         unmatched = []
         for entry in lists.get(part) or []:
-            utt = match(str(entry))
+            entry = str(entry)
+            if root and os.path.isabs(entry) and _norm_path(entry).startswith(_norm_path(os.path.abspath(root)) + "/"):
+                entry = _norm_path(entry)[len(_norm_path(os.path.abspath(root))) + 1:]
+            utt = match(entry)
             if utt is None:
                 unmatched.append(str(entry))
                 continue

@@ -470,7 +470,7 @@ def _given_split(records, spec, form, fold, corpus_root, corpus, known=None, unu
         lists = {"dev": spec.get("dev_speakers"), "test": spec.get("test_speakers")}
         return _named_speaker_split(records, lists, spec, corpus)
     return split_from_lists(records, lists, name=name, corpus=corpus, allow_speaker_overlap=allow_overlap,
-                            suffix_match=form != "file", known=known, unusable=unusable)
+                            suffix_match=form != "file", known=known, unusable=unusable, root=corpus_root)
 
 
 def _named_speaker_split(records, lists, spec, corpus):
@@ -558,9 +558,10 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
             raise EmoLobesError(f"fold {fold} asked for, but the split of {corpus} has {len(folds)} folds",
                                 f"pass --fold between 1 and {len(folds)}")
         split = dict(folds[index])
-        if form == "loso":
+        if form in ("loso", "loso_session", "random_kfold"):  # test sets these methods do not draw: warned about
             lines = [line for line in check_class_coverage(split, shadow, min_per_class) if line.startswith("test")]
-            warnings += [f"{split['name']}: {line} (LOSO scores are pooled over folds)" for line in lines]
+            warnings += [f"{split['name']}: {line}" + (" (LOSO scores are pooled over folds)" if form == "loso" else "")
+                         for line in lines]
         if isinstance(dev_rule, str) and dev_rule != "none":
             split = _rule_dev(split, folds, index, shadow, form, dev_rule, seed, corpus)
             _refuse_uncovered(split, shadow, min_per_class, corpus, parts=("train", "dev"))
