@@ -96,7 +96,6 @@ class CorpusDeclaration:
 
 def _content_digest(path):
     # sha1 of a file, or of every JSON/JSONL file below a folder (sorted); '' when the path is missing.
-
     digest = hashlib.sha1()
     paths = [path] if os.path.isfile(str(path)) else sorted(
         os.path.join(root, name) for root, _, names in os.walk(str(path)) for name in names

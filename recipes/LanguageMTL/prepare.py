@@ -16,7 +16,6 @@ what was dropped, the split's info) and ``<corpus>/problems.txt``, and ``splits/
 in split-file form: ``--split_file`` reads it back).
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -209,14 +208,6 @@ def read_corpus_info(save_folder, corpus):
         return json.load(handle)
 
 
-def _file_digest(path):
-    # A given split file's content, so that prep re-runs when the file changes.
-    if not path or not os.path.isfile(str(path)):
-        return None
-    with open(str(path), "rb") as handle:
-        return hashlib.sha256(handle.read()).hexdigest()
-
-
 def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folder=None, skip_prep=False):
     """Read each declared corpus, keep its classes, split it and write its manifests and split.
 
@@ -260,8 +251,7 @@ def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folde
     names = list(declarations)
     paths = {name: corpus_manifests(save_folder, name) for name in names}
     options = {"version": PREP_VERSION, "classes": list(EMOTION_CLASSES), "fold": int(fold), "seed": int(seed),
-               "corpora": {name: decl.as_dict() for name, decl in declarations.items()},
-               "split_files": {name: _file_digest(decl.split.get("file")) for name, decl in declarations.items()}}
+               "corpora": {name: decl.as_dict() for name, decl in declarations.items()}}  # given splits' digests too
     outputs = [path for name in names for path in paths[name].values()]
     outputs += [os.path.join(save_folder, name, "split.json") for name in names]
     outputs += [os.path.join(save_folder, "splits", f"{name}.json") for name in names]
