@@ -40,9 +40,10 @@ TINY = ["--stem_channels=4", "--stack_channels=[8,8,16]", "--attention_size=8", 
 #: keys are unset).
 KFOLD_URDU = "--corpora={urdu: {split: {method: speaker_kfold, k: 4, n_test: null, folds: null}}}"
 STEP_CHECKPOINTS = ["--ckpt_interval_minutes=0", "--ckpt_interval_steps=1"]
-#: Agreement between the 2-process and the 1-process run (see the module docstring): twice what was measured.
+#: Agreement between the 2-process and the 1-process run (see the module docstring): twice what was measured
+#: (probabilities: 0.055 before the precise batch-norm pass, 0.139 with it, measured 2026-12-02).
 LOSS_TOLERANCE = 0.12
-PROBABILITY_TOLERANCE = 0.11
+PROBABILITY_TOLERANCE = 0.28
 
 
 def kill_inside_epoch(process, save_folder, epoch, timeout=900):

@@ -73,6 +73,33 @@ def test_model_output_does_not_depend_on_padding():
         assert torch.allclose(batched[0], model(long, domain=1)[0], atol=1e-5)
 
 
+def test_train_mode_batch_norm_statistics_do_not_depend_on_padding():
+    # Padded frames must not enter the batch-norm statistics in training: with them, train-mode outputs and the
+    # running statistics that eval mode uses depend on how much of each batch is padding (EmoNet's dev loss blew up
+    # on real speech, whose batches are part padding, while evaluation never sees that padding).
+    torch.manual_seed(0)
+    model = EmoNet([3], **SMALL)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    feats = torch.randn(3, 37, 16) * 4 - 6   # log-mel-like: far from zero mean
+    lengths = torch.tensor([1.0, 29 / 37, 21 / 37])
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    tight = model(feats, lengths)
+    tight_stats = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    model.load_state_dict(state)
+    padded = torch.cat([feats, torch.zeros(3, 40, 16)], dim=1)  # the same batch padded to 77 frames
+    loose = model(padded, lengths * 37 / 77)
+    loose_stats = {k: v for k, v in model.state_dict().items() if "running" in k}
+    assert torch.allclose(tight, loose, atol=1e-4)
+    for key, value in tight_stats.items():
+        assert torch.allclose(value, loose_stats[key], rtol=1e-4, atol=1e-5), key
+    model.eval()   # and the statistics eval mode uses are those of the valid frames
+    with torch.no_grad():
+        assert torch.allclose(model(feats[2:, :21]), model(padded, lengths * 37 / 77)[2:], atol=1e-4)
+
+
 def test_resnet_downsamples_by_eight_with_256_channels():
     out, lengths = WideResNet()(torch.randn(2, 40, 64), torch.tensor([1.0, 0.3]))
     assert out.shape == (2, 256, 5, 8)
@@ -112,3 +139,48 @@ def test_freeze_and_transfer_shared_parameters():
         optimizer.step()
     assert all(torch.equal(before[name], value) for name, value in shared_state_dict(target).items())
     assert load_shared_state_dict(EmoNet([6], **{**SMALL, "stem_channels": 8}), before)  # shape mismatch listed
+
+
+def test_precise_bn_makes_eval_mode_match_train_mode_after_a_short_lr_0_1_fit():
+    # EmoNet's blow-up: after a few lr-0.1 SGD steps the exponential running statistics lag far behind the weights,
+    # so eval mode scores the training set itself much worse than train mode. Recomputing them with the final
+    # weights (precise BN, what train.py does at each epoch end) must close that gap.
+    from emo_lobes.lobes.adapters import DomainBatchNorm  # noqa: F401  (the model's batch norms)
+    from emo_lobes.training.precise_bn import recompute_batch_norm_statistics
+
+    torch.manual_seed(0)
+    model = EmoNet([3], **SMALL)
+    labels = torch.arange(48) % 3
+    feats = torch.randn(48, 30, 16) + labels[:, None, None] * 0.7 - 6   # log-mel-like offset, class shift
+    lengths = torch.ones(48)
+    lengths[::3] = 20 / 30   # some padding
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    batches = [slice(0, 16), slice(16, 32), slice(32, 48)]
+    model.train()
+    for _ in range(2):   # 6 steps, as one EmoNet epoch on a few hundred clips
+        for part in batches:
+            optimiser.zero_grad()
+            torch.nn.functional.nll_loss(model(feats[part], lengths[part]), labels[part]).backward()
+            optimiser.step()
+
+    def losses():
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        model.train()
+        for module in model.modules():
+            if isinstance(module, torch.nn.Dropout):
+                module.eval()
+        with torch.no_grad():
+            train_mode = sum(float(torch.nn.functional.nll_loss(model(feats[p], lengths[p]), labels[p]))
+                             for p in batches) / 3
+            model.load_state_dict(state)
+            model.eval()
+            eval_mode = sum(float(torch.nn.functional.nll_loss(model(feats[p], lengths[p]), labels[p]))
+                            for p in batches) / 3
+        return train_mode, eval_mode
+
+    train_mode, stale = losses()
+    assert recompute_batch_norm_statistics(model, batches, lambda p: model(feats[p], lengths[p])) == 3
+    train_mode_after, precise = losses()
+    assert train_mode_after == pytest.approx(train_mode)   # only the running statistics changed
+    assert abs(precise - train_mode) < 0.25 * train_mode + 0.05, (train_mode, stale, precise)
+    assert stale > precise   # the exponential running statistics were the worse estimate

@@ -321,3 +321,20 @@ def test_scratch_on_a_split_file_tests_exactly_its_test_list(corpora, tmp_path):
     # the run's copy of its split reads back as the same split
     copy = read_split_file(str(out / "splits" / "urdu.json"))[0]
     assert set(copy["test"]) == set(split["test"]) and set(copy["train"]) == set(split["train"]) and copy["dev"] == []
+
+
+def test_batch_norm_fixes_are_on_by_default_and_run_before_dev_scoring():
+    # EmoNet's dev-loss blow-up came from stale running batch-norm statistics (lr 0.1, a few steps per epoch) and
+    # from padding counted in the batch statistics: every EmoNet hparams file must keep both fixes on, and the
+    # epoch's dev scoring and checkpoint must come after the precise-BN pass.
+    import inspect
+    import yaml
+
+    for path in glob.glob(os.path.join(RECIPE, "hparams", "*.yaml")):
+        text = "\n".join(line for line in open(path, encoding="utf-8") if not line.lstrip().startswith("!"))
+        keys = {line.split(":")[0] for line in text.splitlines() if line and not line[0].isspace()}
+        assert {"precise_bn", "masked_batch_norm"} <= keys, path
+        assert yaml.safe_load("\n".join(l for l in text.splitlines() if l.startswith(("precise_bn:",
+                                        "masked_batch_norm:")))) == {"precise_bn": True, "masked_batch_norm": True}
+    source = inspect.getsource(train.EmoNetBrain._fit_valid)
+    assert source.index("self.precise_bn(epoch)") < source.index("super()._fit_valid")

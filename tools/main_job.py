@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""The main job: write the synthetic corpora, run every recipe in a quick configuration, print one results table.
+"""The main job: write the synthetic corpora, run the leaderboard's quick run on them (every system, baselines
+included, on identical splits) and print it; ``--recipe_runs`` runs each recipe's own quick configurations instead.
 
-Run: python tools/main_job.py [--only MLEE EmoNet] [--synthetic_root synthetic_data] [--output_root results/main_job]
+Run: python tools/main_job.py [--synthetic_root synthetic_data] [--output_root results/main_job]
+     python tools/main_job.py --recipe_runs [--only MLEE EmoNet]     # the recipes' paper-table quick runs
 (``bash tools/run_main.sh`` sets up the environment first and runs this.)
 """
 import argparse
@@ -181,11 +183,24 @@ def main(argv=None):
     parser.add_argument("--synthetic_root", default=os.path.join(ROOT, "synthetic_data"))
     parser.add_argument("--output_root", default=os.path.join(ROOT, "results", "main_job"))
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", nargs="*", help="recipes to run (default: all)")
+    parser.add_argument("--recipe_runs", action="store_true",
+                        help="run each recipe's quick configurations (its paper tables) instead of the leaderboard")
+    parser.add_argument("--only", nargs="*", help="with --recipe_runs: recipes to run (default: all)")
+    parser.add_argument("--folds", type=int, default=3, help="leaderboard folds per corpus")
     args = parser.parse_args(argv)
     start = time.time()
     print(f"[main] writing synthetic corpora to {args.synthetic_root}", flush=True)
-    write_synthetic(args.synthetic_root, args.seed)
+    folders = write_synthetic(args.synthetic_root, args.seed)
+    if not args.recipe_runs:
+        command = [sys.executable, os.path.join(ROOT, "tools", "leaderboard.py"), "--quick", "--folds", str(args.folds),
+                   "--corpora", f"urdu={folders['urdu']}", f"baved={folders['baved']}",
+                   "--output_folder", os.path.join(args.output_root, "leaderboard")]
+        print(f"[main] leaderboard, quick (tiny models, a few epochs): {' '.join(command)}", flush=True)
+        code = subprocess.call(command, cwd=ROOT)
+        if code != 0:
+            raise EmoLobesError(f"the leaderboard failed (exit {code})", "read its output above")
+        print(f"[main] done in {time.time() - start:.0f} s", flush=True)
+        return
     rows = []
     runs = [r for r in QUICK_RUNS if not args.only or r["recipe"] in args.only]
     for index, run in enumerate(runs, 1):

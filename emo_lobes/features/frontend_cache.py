@@ -12,7 +12,7 @@ import re
 
 import torch
 
-from emo_lobes.data.audio import load_audio
+from emo_lobes.data.audio import load_audio, trim_silence
 from emo_lobes.features.feature_cache import FeatureCache
 
 #: Plain attribute types that count as a module's settings in its fingerprint.
@@ -161,6 +161,9 @@ class CachedFrozenFrontend(torch.nn.Module):
         The front-end's output layer, for the key.
     sample_rate : int
         Rate the audio is read at.
+    trim_db : float, optional
+        Cut each file's leading and trailing silence first (:func:`emo_lobes.data.audio.trim_silence`, frames
+        more than ``trim_db`` below the loudest); ``None`` (default): the whole file. Part of the cache key.
 
     Attributes
     ----------
@@ -179,14 +182,17 @@ class CachedFrozenFrontend(torch.nn.Module):
     (torch.Size([2, 101, 40]), [1.0, 1.0], 1)
     """
 
-    def __init__(self, frontend, model_id, cache_dir=None, layer=None, sample_rate=16000):
+    def __init__(self, frontend, model_id, cache_dir=None, layer=None, sample_rate=16000, trim_db=None):
         super().__init__()
         self.frontend = frontend
         for parameter in self.frontend.parameters():
             parameter.requires_grad_(False)
         self.sample_rate = int(sample_rate)
         self.fingerprint = module_fingerprint(frontend)
+        self.trim_db = None if trim_db is None else float(trim_db)
         self.feature_name = frontend_feature_name(model_id, self.fingerprint, layer, sample_rate)
+        if self.trim_db is not None:
+            self.feature_name += f"_trim{self.trim_db:g}db"
         self.cache = FeatureCache(cache_dir, self.feature_name, self._compute)
         self.n_frontend_calls = 0
         self.train(False)
@@ -198,7 +204,10 @@ class CachedFrozenFrontend(torch.nn.Module):
     def _compute(self, audio_path):
         # Called by the cache on a miss: one file through the front-end, on the front-end's device.
         device = next(iter(self.frontend.parameters()), torch.empty(0)).device
-        wav = load_audio(audio_path, self.sample_rate).to(device)
+        wav = load_audio(audio_path, self.sample_rate)
+        if self.trim_db is not None:
+            wav = trim_silence(wav, self.sample_rate, self.trim_db)
+        wav = wav.to(device)
         with torch.no_grad():
             frames = utterance_frames(self.frontend, wav)
         self.n_frontend_calls += 1

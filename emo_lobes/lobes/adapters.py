@@ -115,7 +115,7 @@ class DomainBatchNorm(nn.Module):
         norm_class = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dims]
         self.norms = DomainModules(norm_class(num_features) for _ in range(n_domains))
 
-    def forward(self, x, domain=0):
+    def forward(self, x, domain=0, mask=None):
         """Normalise ``x`` with the batch norm of ``domain``.
 
         Arguments
@@ -124,13 +124,69 @@ class DomainBatchNorm(nn.Module):
             ``[batch, features]`` or ``[batch, channels, height, width]``.
         domain : int
             Which domain's batch norm to use.
+        mask : torch.Tensor, optional
+            ``[batch, 1, height, 1]`` (or broadcastable to ``x`` with one channel) float mask of the valid positions
+            of a 2D input; in training the batch statistics (and so the running statistics) are taken over the
+            valid positions only, so zero padding neither dilutes them nor makes them depend on how much of the
+            batch is padding. None (or eval mode): plain batch norm.
 
         Returns
         -------
         torch.Tensor
             Same shape as ``x``.
         """
-        return self.norms[domain](x)
+        norm = self.norms[domain]
+        if mask is None or not norm.training or x.dim() != 4:
+            return norm(x)
+        return masked_batch_norm_2d(norm, x, mask)
+
+
+def masked_batch_norm_2d(norm, x, mask):
+    """Training-mode batch norm of ``x`` ``[batch, channels, height, width]`` over the positions where ``mask`` is 1.
+
+    The statistics (mean and biased variance for normalising, unbiased variance for the running estimate, as
+    ``torch.nn.BatchNorm2d``) are those of the valid positions only; ``norm``'s running statistics, momentum
+    (None: cumulative average) and affine parameters are used and updated as ``BatchNorm2d`` does. Without padding
+    the result is that of ``norm(x)``.
+
+    Arguments
+    ---------
+    norm : torch.nn.BatchNorm2d
+        The batch norm whose parameters and buffers are used.
+    x : torch.Tensor
+        ``[batch, channels, height, width]``.
+    mask : torch.Tensor
+        Float mask broadcastable to ``[batch, 1, height, width]`` (1: valid).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``x``.
+
+    Example
+    -------
+    >>> norm = nn.BatchNorm2d(3)
+    >>> x = torch.randn(2, 3, 5, 4)
+    >>> torch.allclose(masked_batch_norm_2d(norm, x, torch.ones(2, 1, 5, 1)), nn.BatchNorm2d(3)(x), atol=1e-5)
+    True
+    """
+    weight = mask.to(x.dtype).expand(x.shape[0], 1, x.shape[2], x.shape[3])
+    count = weight.sum()
+    if float(count) < 2:  # nothing to estimate a variance from: fall back to the plain batch statistics
+        return norm(x)
+    mean = (x * weight).sum(dim=(0, 2, 3)) / count
+    centred = x - mean[None, :, None, None]
+    var = (centred.square() * weight).sum(dim=(0, 2, 3)) / count
+    if norm.track_running_stats:
+        with torch.no_grad():
+            norm.num_batches_tracked.add_(1)
+            factor = norm.momentum if norm.momentum is not None else 1.0 / float(norm.num_batches_tracked)
+            norm.running_mean.mul_(1 - factor).add_(mean.detach(), alpha=factor)
+            norm.running_var.mul_(1 - factor).add_(var.detach() * (count / (count - 1)), alpha=factor)
+    out = centred * torch.rsqrt(var + norm.eps)[None, :, None, None]
+    if norm.affine:
+        out = out * norm.weight[None, :, None, None] + norm.bias[None, :, None, None]
+    return out
 
 
 def domain_parameter_names(model, domain=None):

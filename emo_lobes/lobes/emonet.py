@@ -34,6 +34,9 @@ class EmoNet(nn.Module):
         Units of each head's fully connected layer.
     dropout : float
         Dropout of each head.
+    masked_batch_norm : bool
+        Batch statistics of the Wide-ResNet over valid frames only in training (True, default); False counts
+        padded frames too (see :class:`~emo_lobes.lobes.wide_resnet.WideResNet`).
 
     Example
     -------
@@ -60,11 +63,13 @@ class EmoNet(nn.Module):
         shared_attention=True,
         head_hidden_size=128,
         dropout=0.2,
+        masked_batch_norm=True,
     ):
         super().__init__()
         n_domains = len(n_classes)
         self.n_classes = list(n_classes)
-        self.resnet = WideResNet(n_domains, stem_channels, tuple(stack_channels), blocks_per_stack, use_adapters)
+        self.resnet = WideResNet(n_domains, stem_channels, tuple(stack_channels), blocks_per_stack, use_adapters,
+                                 masked_batch_norm)
         channels = self.resnet.out_channels
         if shared_attention:
             self.attention = AttentionPooling2d(channels, attention_size, smoothing)

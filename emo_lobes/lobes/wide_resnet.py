@@ -1,7 +1,9 @@
 """The Wide-ResNet of EmoNet Section 5.2.1 (Fig. 5) with a parallel residual adapter beside every 3x3 convolution.
 
-Padded time frames are zeroed before every convolution and excluded from the shortcut's average pooling, so an
-utterance gives the same output alone or padded in a batch (in eval mode).
+Padded time frames are zeroed before every convolution and excluded from the shortcut's average pooling and (in
+training) from the batch-norm statistics, so an utterance gives the same output alone or padded in a batch, in eval
+mode, and in train mode the batch statistics (hence the running statistics eval mode uses) do not depend on how
+much of a batch is padding.
 
 Authors: emo-lobes contributors, after Gerczuk et al. (EmoNet, 2021).
 """
@@ -43,6 +45,10 @@ class AdapterResidualBlock(nn.Module):
         Number of domains (adapters and batch norms per layer).
     use_adapters : bool
         False gives a plain residual block (shared convolutions only, batch norms still per domain).
+    masked_batch_norm : bool
+        True (default): in training, batch statistics are taken over valid (unpadded) frames only. False: over
+        every frame, padding included (the behaviour before 2026-12; it makes train-mode outputs and the running
+        statistics depend on how much of each batch is padding).
 
     Example
     -------
@@ -52,8 +58,9 @@ class AdapterResidualBlock(nn.Module):
     (torch.Size([3, 64, 13, 32]), [13, 7, 4])
     """
 
-    def __init__(self, in_channels, out_channels, stride=1, n_domains=1, use_adapters=True):
+    def __init__(self, in_channels, out_channels, stride=1, n_domains=1, use_adapters=True, masked_batch_norm=True):
         super().__init__()
+        self.masked_batch_norm = masked_batch_norm
         if out_channels < in_channels or stride not in (1, 2):
             raise ValueError(f"need out_channels >= in_channels and stride 1 or 2, "
                              f"got {in_channels}->{out_channels}, stride {stride}")
@@ -63,6 +70,9 @@ class AdapterResidualBlock(nn.Module):
         self.norm1 = DomainBatchNorm(out_channels, n_domains)
         self.conv2 = ParallelAdapterConv2d(out_channels, out_channels, n_domains, 3, 1, use_adapters)
         self.norm2 = DomainBatchNorm(out_channels, n_domains)
+
+    def _bn_mask(self, mask):
+        return mask if self.masked_batch_norm else None
 
     def shortcut(self, x, mask):
         """Average-pool (over valid frames) when strided and append zero channels when widening."""
@@ -97,12 +107,13 @@ class AdapterResidualBlock(nn.Module):
             Valid frame counts at the output resolution.
         """
         mask_in = _time_mask(lengths, x.shape[2], x)
-        out = F.relu(self.norm1(self.conv1(x, domain), domain))
+        out = self.conv1(x, domain)
         out_lengths = None
         if lengths is not None:  # ceil(length / stride), as the padded convolutions give
             out_lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
         mask_out = _time_mask(out_lengths, out.shape[2], out)
-        out = self.norm2(self.conv2(_apply_mask(out, mask_out), domain), domain)
+        out = F.relu(self.norm1(out, domain, self._bn_mask(mask_out)))
+        out = self.norm2(self.conv2(_apply_mask(out, mask_out), domain), domain, self._bn_mask(mask_out))
         out = F.relu(out + self.shortcut(x, mask_in))
         return _apply_mask(out, mask_out), out_lengths
 
@@ -124,6 +135,9 @@ class WideResNet(nn.Module):
         Residual blocks per stack (2 in the paper).
     use_adapters : bool
         False gives the plain ResNet (shared convolutions only).
+    masked_batch_norm : bool
+        Batch statistics over valid frames only in training (True, default), or over padding too (False); see
+        :class:`AdapterResidualBlock`.
 
     Example
     -------
@@ -137,15 +151,18 @@ class WideResNet(nn.Module):
     """
 
     def __init__(
-        self, n_domains=1, stem_channels=32, stack_channels=(64, 128, 256), blocks_per_stack=2, use_adapters=True
+        self, n_domains=1, stem_channels=32, stack_channels=(64, 128, 256), blocks_per_stack=2, use_adapters=True,
+        masked_batch_norm=True,
     ):
         super().__init__()
+        self.masked_batch_norm = masked_batch_norm
         self.stem = ParallelAdapterConv2d(1, stem_channels, n_domains, 3, 1, use_adapters)
         self.stem_norm = DomainBatchNorm(stem_channels, n_domains)
         blocks, channels = [], stem_channels
         for width in stack_channels:
             for index in range(blocks_per_stack):
-                blocks.append(AdapterResidualBlock(channels, width, 2 if index == 0 else 1, n_domains, use_adapters))
+                blocks.append(AdapterResidualBlock(channels, width, 2 if index == 0 else 1, n_domains, use_adapters,
+                                                   masked_batch_norm))
                 channels = width
         self.blocks = nn.ModuleList(blocks)
         self.final_norm = DomainBatchNorm(channels, n_domains)
@@ -172,11 +189,16 @@ class WideResNet(nn.Module):
         """
         x = x.unsqueeze(1)
         abs_lengths = None if lengths is None else torch.round(lengths * x.shape[2]).long().clamp(min=1)
-        x = _apply_mask(x, _time_mask(abs_lengths, x.shape[2], x))
-        out = _apply_mask(self.stem_norm(self.stem(x, domain), domain), _time_mask(abs_lengths, x.shape[2], x))
+        mask = _time_mask(abs_lengths, x.shape[2], x)
+        x = _apply_mask(x, mask)
+        out = _apply_mask(self.stem_norm(self.stem(x, domain), domain, self._bn_mask(mask)), mask)
         for block in self.blocks:
             out, abs_lengths = block(out, abs_lengths, domain)
-        out = F.relu(self.final_norm(out, domain))
+        mask = _time_mask(abs_lengths, out.shape[2], out)
+        out = F.relu(self.final_norm(out, domain, self._bn_mask(mask)))
         if abs_lengths is None:
             return out, None
-        return _apply_mask(out, _time_mask(abs_lengths, out.shape[2], out)), abs_lengths.float() / out.shape[2]
+        return _apply_mask(out, mask), abs_lengths.float() / out.shape[2]
+
+    def _bn_mask(self, mask):
+        return mask if self.masked_batch_norm else None

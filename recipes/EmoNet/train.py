@@ -72,6 +72,7 @@ from emo_lobes.data.manifest import load_manifest, write_json_atomic  # noqa: E4
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from emo_lobes.training.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
 from emo_lobes.training.class_weights import inverse_frequency_weights  # noqa: E402
+from emo_lobes.training.precise_bn import recompute_batch_norm_statistics  # noqa: E402
 
 RECIPE = "EmoNet"
 #: File a finished run leaves for transfer runs, and the kind it declares.
@@ -132,6 +133,36 @@ class EmoNetBrain(EmoLobesBrain):
         """Start the per-epoch dev metrics record, then SpeechBrain's start (optimiser, checkpoint recovery)."""
         self.dev_history = {}
         super().on_fit_start()
+
+    def fit(self, epoch_counter, train_set, valid_set=None, *args, train_loader_kwargs=None, **kwargs):
+        """SpeechBrain's fit; the training set is kept for the precise batch-norm pass (:meth:`precise_bn`)."""
+        self.bn_train_set = train_set
+        self.bn_loader_kwargs = dict(train_loader_kwargs or {})
+        return super().fit(epoch_counter, train_set, valid_set, *args, train_loader_kwargs=train_loader_kwargs,
+                           **kwargs)
+
+    def precise_bn(self, epoch):
+        """Recompute every batch norm's running statistics with the epoch's final weights (hparam ``precise_bn``).
+
+        One pass over this epoch's training chunks in train mode (no gradients, dropout off), the statistics a
+        cumulative average over the batches (:func:`~emo_lobes.training.precise_bn.recompute_batch_norm_statistics`),
+        before dev is scored and the epoch checkpointed: the exponential running average of lr-0.1 training with a
+        few steps per epoch lags far behind the weights, and eval mode (dev, test, every loaded checkpoint) then
+        normalises with wrong statistics. The batches are drawn in an order of their own (seeded by seed and epoch,
+        no global generator used) and every process passes the whole set, so all get the same statistics.
+        Round-robin multi-domain phases are left as they are (their batches come from a batch sampler).
+        """
+        if not getattr(self.hparams, "precise_bn", False) or self.hparams.rounds_per_level:
+            return
+        dataset = getattr(self, "bn_train_set", None)
+        if dataset is None or "batch_sampler" in self.bn_loader_kwargs:
+            return
+        generator = torch.Generator().manual_seed(int(self.hparams.seed) * 100003 + int(epoch))
+        batch_size = self.bn_loader_kwargs.get("batch_size", self.hparams.batch_size)
+        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
+                                             collate_fn=PaddedBatch, drop_last=len(dataset) % batch_size == 1)
+        recompute_batch_norm_statistics(unwrap_module(self.modules.model), loader,
+                                        lambda batch: self.compute_forward(batch, sb.Stage.VALID))
 
     def _train_loader_specifics(self, dataset, loader_kwargs):
         """Leave a :class:`RoundRobinBatchSampler` as it is: it shards itself (SpeechBrain would deal whole batches,
@@ -206,7 +237,9 @@ class EmoNetBrain(EmoLobesBrain):
 
     def _fit_valid(self, valid_set, epoch, enable):
         """Without a dev set (``dev: none``): log the epoch and checkpoint it, the latest kept; else SpeechBrain's
-        validation (whose :meth:`on_stage_end` logs, moves the lr level and checkpoints)."""
+        validation (whose :meth:`on_stage_end` logs, moves the lr level and checkpoints). Both after the precise
+        batch-norm pass (:meth:`precise_bn`)."""
+        self.precise_bn(epoch)
         if valid_set is not None:
             return super()._fit_valid(valid_set, epoch, enable)
         self.hparams.train_logger.log_stats(

@@ -32,7 +32,7 @@ from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_o
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import prepare_emotion_embeddings, run_declarations  # noqa: E402
 
-from emo_lobes.data.audio import load_audio  # noqa: E402
+from emo_lobes.data.audio import load_audio, trim_silence  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.evaluation.cross_corpus import score_all_pairs, summarize_pairs  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
@@ -158,7 +158,8 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
 def dataio_prep(hparams, paths, labels):
     """Train, dev and test datasets over all corpora: ``wav`` path (and ``rel_wav``, relative to its corpus root),
     the corpus's own utterance id, corpus, the head's class ``target`` and its index in the corpus's label list,
-    and (trainable front-end only) the waveform ``sig`` read at the recipe's rate.
+    and (trainable front-end only) the waveform ``sig`` read at the recipe's rate (its leading and trailing
+    silence cut when ``trim_silence_db`` is set).
 
     Arguments
     ---------
@@ -183,7 +184,10 @@ def dataio_prep(hparams, paths, labels):
     @sb.utils.data_pipeline.takes("wav")
     @sb.utils.data_pipeline.provides("sig")
     def audio_pipeline(wav):
-        return load_audio(wav, hparams["sample_rate"])
+        signal = load_audio(wav, hparams["sample_rate"])
+        if hparams.get("trim_silence_db") is not None:  # leading and trailing silence cut (off by default)
+            signal = trim_silence(signal, hparams["sample_rate"], hparams["trim_silence_db"])
+        return signal
 
     output_keys = ["id", "utt_id", "wav", "rel_wav", "corpus", "target", "target_index"]
     pipelines = [label_pipeline]
@@ -245,7 +249,8 @@ def build_frontend_modules(hparams):
         cache_dir = hparams["feature_cache_dir"] if hparams["cache_frontend"] else None
         return {"cached_frontend": CachedFrozenFrontend(frontend, hparams["frontend_id"], cache_dir,
                                                         layer=hparams.get("ssl_layer"),
-                                                        sample_rate=hparams["sample_rate"])}
+                                                        sample_rate=hparams["sample_rate"],
+                                                        trim_db=hparams.get("trim_silence_db"))}
     return {"frontend": frontend}
 
 

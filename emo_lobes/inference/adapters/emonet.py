@@ -60,7 +60,7 @@ def build_emonet(hparams, n_classes):
         blocks_per_stack=hparams["blocks_per_stack"], use_adapters=hparams["use_adapters"],
         attention_size=hparams["attention_size"], smoothing=hparams["attention_smoothing"],
         shared_attention=hparams["shared_attention"], head_hidden_size=hparams["head_hidden_size"],
-        dropout=hparams["dropout"],
+        dropout=hparams["dropout"], masked_batch_norm=hparams.get("masked_batch_norm", True),
     )
 
 

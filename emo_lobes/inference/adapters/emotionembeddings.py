@@ -4,6 +4,7 @@ import os
 
 import torch
 
+from emo_lobes.data.audio import trim_silence
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.features.frontend_cache import utterance_frames
 from emo_lobes.inference.classifier import EmotionClassifier, RecipeAdapter, register_adapter  # noqa: F401 (examples)
@@ -141,6 +142,13 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
     def embeddings(self, wavs, wav_lens):
         """Emotion embeddings ``[batch, hidden_size]`` of padded waveforms ``[batch, samples]``."""
         frontend = self.hparams["frontend"]
+        trim_db = self.hparams.get("trim_silence_db")
+        if trim_db is not None:  # as the recipe: each waveform without its leading and trailing silence
+            samples = torch.round(wav_lens * wavs.shape[1]).long().clamp(min=1)
+            trimmed = [trim_silence(wavs[i, :int(samples[i])], self.hparams["sample_rate"], trim_db)
+                       for i in range(len(wavs))]
+            counts = torch.tensor([t.shape[0] for t in trimmed], dtype=torch.float32, device=wavs.device)
+            wavs, wav_lens = torch.nn.utils.rnn.pad_sequence(trimmed, batch_first=True), counts / counts.max()
         if self.hparams["freeze_frontend"]:  # each file alone, unpadded, as the recipe's cache computed it
             samples = torch.round(wav_lens * wavs.shape[1]).long().clamp(min=1)
             frames = [utterance_frames(frontend, wavs[i, :int(samples[i])]) for i in range(len(wavs))]
