@@ -2,8 +2,10 @@
 import difflib
 import io
 import os
+import sys
 
 import ruamel.yaml
+import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
 
 from emo_lobes.errors import EmoLobesError
@@ -267,4 +269,28 @@ def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_fold
             for data_folder in read_folders(resolved):
                 assert_not_inside(resolved[key], data_folder)
             check_output_folder_writable(resolved[key])
+    announce_cpu_threads()
     return load_hyperpyyaml(text, overrides)
+
+
+def announce_cpu_threads():
+    """Say in one line (stderr) how many CPU threads torch uses when ``OMP_NUM_THREADS`` is unset and no GPU is seen.
+
+    On a busy 2-core machine a recipe's front-end ran about 30 times slower with 2 torch threads than with 1 (threads
+    competing with other processes), so a CPU run says what it uses and how to change it.
+
+    Returns
+    -------
+    int
+        Torch's CPU thread count.
+
+    Example
+    -------
+    >>> announce_cpu_threads() >= 1
+    True
+    """
+    threads = torch.get_num_threads()
+    if "OMP_NUM_THREADS" not in os.environ and threads > 1 and not torch.cuda.is_available():
+        print(f"[threads] torch uses {threads} CPU threads (OMP_NUM_THREADS unset); on a shared or busy CPU, "
+              "OMP_NUM_THREADS=1 is often many times faster", file=sys.stderr, flush=True)
+    return threads
