@@ -305,6 +305,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="tiny models, a few epochs (CI, main command)")
     parser.add_argument("--max_epochs", type=int, help="cap every recipe's epochs")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated splits")
+    parser.add_argument("--report_only", action="store_true",
+                        help="start no run: tabulate the finished runs (the table so far; each row counts its folds)")
     args = parser.parse_args(argv)
     corpora = {}
     for text in args.corpora:
@@ -334,12 +336,17 @@ def main(argv=None):
     start = time.time()
     fold_results = {}
     for run in plan_runs(systems, corpora, splits, args.output_folder, args.quick, args.max_epochs, labels):
+        if args.report_only and not os.path.isfile(os.path.join(run["folder"], RUN_FILE)):
+            print(f"[leaderboard] {run['system']} {'+'.join(run['corpora'])} fold {run['fold']}: not run yet", flush=True)
+            continue
         record = execute(run, env)
         results = read_test_results(os.path.join(run["folder"], "test_results.json"))
         for name in run["corpora"]:
             fold_results.setdefault((run["system"], name), {})[run["fold"]] = {
                 "results": results, "run": os.path.relpath(run["folder"], args.output_folder),
                 "seconds": record["seconds"], "epochs": record["epochs"], "command": record["command"]}
+    if not fold_results:
+        raise EmoLobesError("no run has finished", "run the leaderboard without --report_only")
     rows = leaderboard_rows(fold_results)
     for row in rows:
         row["commands"] = [fold_results[(row["system"], row["corpus"])][k]["command"]

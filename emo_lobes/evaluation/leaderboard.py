@@ -90,7 +90,7 @@ def leaderboard_rows(fold_results, reference=REFERENCE_SYSTEM):
         ``{(system, corpus): {fold: {"results": test_results dict, "run": folder, "seconds": float,
         "epochs": int or None}}}``.
     reference : str
-        The system the McNemar test compares against (its own row has ``mcnemar_p`` None).
+        The system the McNemar test compares against (its own row has ``mcnemar_p`` None), on the folds both have.
 
     Returns
     -------
@@ -125,10 +125,10 @@ def leaderboard_rows(fold_results, reference=REFERENCE_SYSTEM):
                "epochs": [entry.get("epochs") for _, entry in sorted(folds.items())],
                "runs": [entry["run"] for _, entry in sorted(folds.items())]}
         reference_folds = fold_results.get((reference, corpus))
-        if system != reference and reference_folds is not None and set(reference_folds) == set(folds):
-            test = pooled_mcnemar({fold: corpus_metrics(entry["results"], corpus)[1]
-                                   for fold, entry in reference_folds.items()},
-                                  {fold: predictions for fold, (_, predictions) in per_fold.items()})
+        common = sorted(set(reference_folds or {}) & set(folds))
+        if system != reference and common:  # the folds both have (all of them once every run is done)
+            test = pooled_mcnemar({fold: corpus_metrics(reference_folds[fold]["results"], corpus)[1] for fold in common},
+                                  {fold: per_fold[fold][1] for fold in common})
             row.update(mcnemar_p=test["p_value"], mcnemar_b=test["b"], mcnemar_c=test["c"])
         rows.append(row)
     return rows
