@@ -38,7 +38,8 @@ from emo_lobes.data.splits.files import write_split_file  # noqa: E402
 from emo_lobes.data.manifest import (  # noqa: E402
     assert_not_inside, check_output_folder_writable, write_json_atomic, write_text_atomic,
 )
-from emo_lobes.data.splits.specs import n_folds_of_spec  # noqa: E402
+from emo_lobes.data.declarations import FORM_KEYS  # noqa: E402
+from emo_lobes.data.splits.specs import COMMON_KEYS, METHOD_KEYS, n_folds_of_spec  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.evaluation.leaderboard import leaderboard_markdown, leaderboard_rows  # noqa: E402
 from emo_lobes.evaluation.metrics import read_test_results  # noqa: E402
@@ -51,59 +52,51 @@ EMONET_TINY = ["--stem_channels=4", "--stack_channels=[8,16,16]", "--attention_s
 
 #: The Language-ID MTL paper's five emotions: its recipe classifies corpora labelled with (some of) them only.
 LANGUAGE_MTL_CLASSES = ("happy", "sad", "fear", "angry", "neutral")
+
+
+def _system(kind, script=None, hparams=None, epochs_key=None, schedule=None, quick=(), **options):
+    # one entry of SYSTEMS
+    return dict(options, kind=kind, script=script, hparams=hparams, epochs_key=epochs_key, schedule=schedule,
+                quick=list(quick))
+
+
+EMONET_SCHEDULE = "lr levels on dev plateaus, patience 50 (Sec. 4.3)"
+EMBEDDINGS_SCHEDULE = "50 epochs (Sec. IV-A)"
+LANGUAGE_MTL_SCHEDULE = "60 epochs, stop after 10 without a lower dev error"
+EMONET_SCRATCH = _system("single", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/scratch.yaml", "max_epochs",
+                         EMONET_SCHEDULE, EMONET_TINY + ["--max_epochs=4", "--patience=4"])
+EMBEDDINGS_MFB = _system("single", "recipes/EmotionEmbeddings/train.py",
+                         "recipes/EmotionEmbeddings/hparams/single_corpus_mfb.yaml", "number_of_epochs",
+                         EMBEDDINGS_SCHEDULE, ["--number_of_epochs=4"], cache_key="feature_cache_dir")
+LANGUAGE_MTL = _system("single", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml",
+                       "number_of_epochs", LANGUAGE_MTL_SCHEDULE, ["--number_of_epochs=4"],
+                       cache_key="feature_cache_folder", classes=LANGUAGE_MTL_CLASSES)
 #: The systems, in table order: ``kind`` (baseline, single: one corpus, multi: every corpus at once, transfer: one
 #: corpus from the fold's multi-corpus run ``needs``), the script and hparams, the epoch key ``--max_epochs`` sets,
 #: the paper's schedule (printed when cut), ``quick`` overrides, and ``classes`` when the recipe takes only corpora
 #: labelled with some of those (other corpora are left out of that system, with a line saying so).
 SYSTEMS = {
-    "egemaps_svm": {"kind": "baseline"},
-    "is09_svc": {"kind": "baseline"},
-    "compare_svm": {"kind": "baseline"},
-    "emonet_scratch_paper": {
-        "kind": "single", "script": "recipes/EmoNet/train.py", "hparams": "recipes/EmoNet/hparams/scratch.yaml",
-        "epochs_key": "max_epochs", "schedule": "lr levels on dev plateaus, patience 50 (Sec. 4.3)",
-        "quick": EMONET_TINY + ["--max_epochs=4", "--patience=4"]},
-    "emonet_scratch_recommended": {
-        "kind": "single", "script": "recipes/EmoNet/train.py",
-        "hparams": "recipes/EmoNet/hparams/scratch_recommended.yaml", "epochs_key": "max_epochs",
-        "schedule": "lr levels on dev plateaus, patience 50 (Sec. 4.3)",
-        "quick": EMONET_TINY + ["--max_epochs=4", "--patience=4"]},
-    "emotionembeddings_mfb_paper": {
-        "kind": "single", "script": "recipes/EmotionEmbeddings/train.py",
-        "hparams": "recipes/EmotionEmbeddings/hparams/single_corpus_mfb.yaml", "epochs_key": "number_of_epochs",
-        "schedule": "50 epochs (Sec. IV-A)", "cache_key": "feature_cache_dir", "quick": ["--number_of_epochs=4"]},
-    "emotionembeddings_mfb_recommended": {
-        "kind": "single", "script": "recipes/EmotionEmbeddings/train.py",
-        "hparams": "recipes/EmotionEmbeddings/hparams/single_corpus_mfb_recommended.yaml",
-        "epochs_key": "number_of_epochs", "schedule": "50 epochs (Sec. IV-A)", "cache_key": "feature_cache_dir",
-        "quick": ["--number_of_epochs=4"]},
-    "languagemtl_mfcc_lstm": {
-        "kind": "single", "script": "recipes/LanguageMTL/train.py",
-        "hparams": "recipes/LanguageMTL/hparams/single_corpus.yaml", "extra": ["--features=mfcc"],
-        "epochs_key": "number_of_epochs", "schedule": "60 epochs, stop after 10 without a lower dev error",
-        "cache_key": "feature_cache_folder", "quick": ["--number_of_epochs=4"], "classes": LANGUAGE_MTL_CLASSES},
-    "languagemtl_is09_lstm": {
-        "kind": "single", "script": "recipes/LanguageMTL/train.py",
-        "hparams": "recipes/LanguageMTL/hparams/single_corpus.yaml", "extra": ["--features=IS09"],
-        "epochs_key": "number_of_epochs", "schedule": "60 epochs, stop after 10 without a lower dev error",
-        "cache_key": "feature_cache_folder", "quick": ["--number_of_epochs=4"], "classes": LANGUAGE_MTL_CLASSES},
-    "emonet_multidomain": {
-        "kind": "multi", "script": "recipes/EmoNet/train.py", "hparams": "recipes/EmoNet/hparams/multidomain.yaml",
-        "epochs_key": "max_epochs", "schedule": "lr levels on dev plateaus, patience 50 (Sec. 4.3)",
-        "quick": EMONET_TINY + ["--rounds_per_level=3", "--rounds_per_epoch=3", "--max_epochs=2", "--patience=1"]},
-    "emonet_transfer": {
-        "kind": "transfer", "needs": "emonet_multidomain", "script": "recipes/EmoNet/train.py",
-        "hparams": "recipes/EmoNet/hparams/transfer.yaml", "epochs_key": "max_epochs",
-        "schedule": "lr levels on dev plateaus, patience 50 (Sec. 4.3)",
-        "quick": EMONET_TINY + ["--max_epochs=3", "--patience=2"]},
-    "emotionembeddings_multi_mfb": {
-        "kind": "multi", "script": "recipes/EmotionEmbeddings/train.py",
-        "hparams": "recipes/EmotionEmbeddings/hparams/multi_corpus_mfb.yaml", "epochs_key": "number_of_epochs",
-        "schedule": "50 epochs (Sec. IV-A)", "cache_key": "feature_cache_dir", "quick": ["--number_of_epochs=4"]},
+    "egemaps_svm": _system("baseline"),
+    "is09_svc": _system("baseline"),
+    "compare_svm": _system("baseline"),
+    "emonet_scratch_paper": EMONET_SCRATCH,
+    "emonet_scratch_recommended": dict(EMONET_SCRATCH, hparams="recipes/EmoNet/hparams/scratch_recommended.yaml"),
+    "emotionembeddings_mfb_paper": EMBEDDINGS_MFB,
+    "emotionembeddings_mfb_recommended": dict(
+        EMBEDDINGS_MFB, hparams="recipes/EmotionEmbeddings/hparams/single_corpus_mfb_recommended.yaml"),
+    "languagemtl_mfcc_lstm": dict(LANGUAGE_MTL, extra=["--features=mfcc"]),
+    "languagemtl_is09_lstm": dict(LANGUAGE_MTL, extra=["--features=IS09"]),
+    "emonet_multidomain": _system(
+        "multi", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/multidomain.yaml", "max_epochs", EMONET_SCHEDULE,
+        EMONET_TINY + ["--rounds_per_level=3", "--rounds_per_epoch=3", "--max_epochs=2", "--patience=1"]),
+    "emonet_transfer": _system(
+        "transfer", "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/transfer.yaml", "max_epochs", EMONET_SCHEDULE,
+        EMONET_TINY + ["--max_epochs=3", "--patience=2"], needs="emonet_multidomain"),
+    "emotionembeddings_multi_mfb": dict(EMBEDDINGS_MFB, kind="multi",
+                                        hparams="recipes/EmotionEmbeddings/hparams/multi_corpus_mfb.yaml"),
 }
-#: Every key a declared split may hold, unset in a multi-corpus run's override (its split is the file alone).
-SPLIT_KEYS = ("method", "k", "n_test", "n_dev", "folds", "dev", "dev_speakers", "test_speakers", "min_per_class",
-              "emobox", "speechbrain")
+#: Every key a declared split may hold but ``file``, unset in a multi-corpus run's override (its split is the file).
+SPLIT_KEYS = sorted((set(FORM_KEYS) | set(COMMON_KEYS) | set(METHOD_KEYS)) - {"file"})
 
 
 def parse_corpus_arg(text):

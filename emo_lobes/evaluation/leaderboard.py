@@ -110,9 +110,11 @@ def leaderboard_rows(fold_results, reference=REFERENCE_SYSTEM):
     >>> [(r["system"], r["ua"], r["n_test"], r["mcnemar_p"]) for r in rows]
     [('egemaps_svm', 0.5, 8, None), ('mine', 1.0, 8, 0.125)]
     """
+    scored = {key: {fold: corpus_metrics(entry["results"], key[1]) for fold, entry in sorted(folds.items())}
+              for key, folds in fold_results.items()}
     rows = []
     for (system, corpus), folds in fold_results.items():
-        per_fold = {fold: corpus_metrics(entry["results"], corpus) for fold, entry in sorted(folds.items())}
+        per_fold = scored[(system, corpus)]
         values = {key: np.asarray([metrics[key] for metrics, _ in per_fold.values()], dtype=float)
                   for key in ("ua", "wa", "macro_f1")}
         row = {"system": system, "corpus": corpus,
@@ -124,10 +126,10 @@ def leaderboard_rows(fold_results, reference=REFERENCE_SYSTEM):
                "seconds": round(float(sum(entry.get("seconds") or 0.0 for entry in folds.values())), 1),
                "epochs": [entry.get("epochs") for _, entry in sorted(folds.items())],
                "runs": [entry["run"] for _, entry in sorted(folds.items())]}
-        reference_folds = fold_results.get((reference, corpus))
-        common = sorted(set(reference_folds or {}) & set(folds))
+        reference_folds = scored.get((reference, corpus), {})
+        common = sorted(set(reference_folds) & set(folds))
         if system != reference and common:  # the folds both have (all of them once every run is done)
-            test = pooled_mcnemar({fold: corpus_metrics(reference_folds[fold]["results"], corpus)[1] for fold in common},
+            test = pooled_mcnemar({fold: reference_folds[fold][1] for fold in common},
                                   {fold: per_fold[fold][1] for fold in common})
             row.update(mcnemar_p=test["p_value"], mcnemar_b=test["b"], mcnemar_c=test["c"])
         rows.append(row)

@@ -100,6 +100,8 @@ class DomainBatchNorm(nn.Module):
         Number of domains.
     dims : int
         1 for ``[batch, features]`` input, 2 for ``[batch, channels, height, width]``.
+    masked : bool
+        Honour the ``mask`` given to :meth:`forward` (True, default); False ignores it (padding counted too).
 
     Example
     -------
@@ -110,8 +112,9 @@ class DomainBatchNorm(nn.Module):
     (1, 0)
     """
 
-    def __init__(self, num_features, n_domains=1, dims=2):
+    def __init__(self, num_features, n_domains=1, dims=2, masked=True):
         super().__init__()
+        self.masked = masked
         norm_class = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}[dims]
         self.norms = DomainModules(norm_class(num_features) for _ in range(n_domains))
 
@@ -128,7 +131,7 @@ class DomainBatchNorm(nn.Module):
             ``[batch, 1, height, 1]`` (or broadcastable to ``x`` with one channel) float mask of the valid positions
             of a 2D input; in training the batch statistics (and so the running statistics) are taken over the
             valid positions only, so zero padding neither dilutes them nor makes them depend on how much of the
-            batch is padding. None (or eval mode): plain batch norm.
+            batch is padding. None (or eval mode, or ``masked=False``): plain batch norm.
 
         Returns
         -------
@@ -136,7 +139,7 @@ class DomainBatchNorm(nn.Module):
             Same shape as ``x``.
         """
         norm = self.norms[domain]
-        if mask is None or not norm.training or x.dim() != 4:
+        if mask is None or not self.masked or not norm.training or x.dim() != 4:
             return norm(x)
         return masked_batch_norm_2d(norm, x, mask)
 

@@ -60,19 +60,15 @@ class AdapterResidualBlock(nn.Module):
 
     def __init__(self, in_channels, out_channels, stride=1, n_domains=1, use_adapters=True, masked_batch_norm=True):
         super().__init__()
-        self.masked_batch_norm = masked_batch_norm
         if out_channels < in_channels or stride not in (1, 2):
             raise ValueError(f"need out_channels >= in_channels and stride 1 or 2, "
                              f"got {in_channels}->{out_channels}, stride {stride}")
         self.stride = stride
         self.extra_channels = out_channels - in_channels
         self.conv1 = ParallelAdapterConv2d(in_channels, out_channels, n_domains, 3, stride, use_adapters)
-        self.norm1 = DomainBatchNorm(out_channels, n_domains)
+        self.norm1 = DomainBatchNorm(out_channels, n_domains, masked=masked_batch_norm)
         self.conv2 = ParallelAdapterConv2d(out_channels, out_channels, n_domains, 3, 1, use_adapters)
-        self.norm2 = DomainBatchNorm(out_channels, n_domains)
-
-    def _bn_mask(self, mask):
-        return mask if self.masked_batch_norm else None
+        self.norm2 = DomainBatchNorm(out_channels, n_domains, masked=masked_batch_norm)
 
     def shortcut(self, x, mask):
         """Average-pool (over valid frames) when strided and append zero channels when widening."""
@@ -112,8 +108,8 @@ class AdapterResidualBlock(nn.Module):
         if lengths is not None:  # ceil(length / stride), as the padded convolutions give
             out_lengths = torch.div(lengths + self.stride - 1, self.stride, rounding_mode="floor")
         mask_out = _time_mask(out_lengths, out.shape[2], out)
-        out = F.relu(self.norm1(out, domain, self._bn_mask(mask_out)))
-        out = self.norm2(self.conv2(_apply_mask(out, mask_out), domain), domain, self._bn_mask(mask_out))
+        out = F.relu(self.norm1(out, domain, mask_out))
+        out = self.norm2(self.conv2(_apply_mask(out, mask_out), domain), domain, mask_out)
         out = F.relu(out + self.shortcut(x, mask_in))
         return _apply_mask(out, mask_out), out_lengths
 
@@ -155,9 +151,8 @@ class WideResNet(nn.Module):
         masked_batch_norm=True,
     ):
         super().__init__()
-        self.masked_batch_norm = masked_batch_norm
         self.stem = ParallelAdapterConv2d(1, stem_channels, n_domains, 3, 1, use_adapters)
-        self.stem_norm = DomainBatchNorm(stem_channels, n_domains)
+        self.stem_norm = DomainBatchNorm(stem_channels, n_domains, masked=masked_batch_norm)
         blocks, channels = [], stem_channels
         for width in stack_channels:
             for index in range(blocks_per_stack):
@@ -165,7 +160,7 @@ class WideResNet(nn.Module):
                                                    masked_batch_norm))
                 channels = width
         self.blocks = nn.ModuleList(blocks)
-        self.final_norm = DomainBatchNorm(channels, n_domains)
+        self.final_norm = DomainBatchNorm(channels, n_domains, masked=masked_batch_norm)
         self.out_channels = channels
 
     def forward(self, x, lengths=None, domain=0):
@@ -191,14 +186,11 @@ class WideResNet(nn.Module):
         abs_lengths = None if lengths is None else torch.round(lengths * x.shape[2]).long().clamp(min=1)
         mask = _time_mask(abs_lengths, x.shape[2], x)
         x = _apply_mask(x, mask)
-        out = _apply_mask(self.stem_norm(self.stem(x, domain), domain, self._bn_mask(mask)), mask)
+        out = _apply_mask(self.stem_norm(self.stem(x, domain), domain, mask), mask)
         for block in self.blocks:
             out, abs_lengths = block(out, abs_lengths, domain)
         mask = _time_mask(abs_lengths, out.shape[2], out)
-        out = F.relu(self.final_norm(out, domain, self._bn_mask(mask)))
+        out = F.relu(self.final_norm(out, domain, mask))
         if abs_lengths is None:
             return out, None
         return _apply_mask(out, mask), abs_lengths.float() / out.shape[2]
-
-    def _bn_mask(self, mask):
-        return mask if self.masked_batch_norm else None

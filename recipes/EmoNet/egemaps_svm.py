@@ -22,11 +22,12 @@ from prepare import emonet_declarations, prepare_emonet  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.features.feature_cache import functionals  # noqa: E402
 from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
+from emo_lobes.evaluation.split_baselines import EMONET_C_GRID  # noqa: E402
 from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable, load_manifest  # noqa: E402
 from emo_lobes.evaluation.metrics import write_test_results  # noqa: E402
 
-#: The complexity grid of Section 4.1: 1, 0.1, ..., 1e-9.
-C_GRID = [10.0 ** -exponent for exponent in range(10)]
+#: The complexity grid of Section 4.1: 1, 0.1, ..., 1e-9 (the leaderboard's egemaps_svm uses the same).
+C_GRID = EMONET_C_GRID
 FEATURE_SET = "eGeMAPSv02"
 
 
