@@ -8,15 +8,18 @@ the runs agree within a tolerance, not bit for bit: dev and test losses within 0
 class probabilities within 0.02. LanguageMTL has no batch norm; its global feature normalisation is combined over
 processes by SpeechBrain, and ``DistributedSampler`` pads the last batch: same tolerances.
 """
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 
 from emo_lobes.data.synthetic import write_corpus
+from run_checks import kill_inside_epoch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -97,3 +100,47 @@ def test_languagemtl_torchrun_two_processes_match_one_process(tmp_path):
     differences = [abs(a - b) for p, q in zip(results["two"]["predictions"], results["one"]["predictions"])
                    for a, b in zip(p["probs"], q["probs"])]
     assert max(differences) <= PROBABILITY_TOLERANCE
+
+
+def lock_released_within(lock, seconds):
+    """True once no process holds the output folder's run lock (polled for ``seconds``)."""
+    deadline = time.time() + seconds
+    with open(lock, "rb") as handle:
+        while time.time() < deadline:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                return True
+            except BlockingIOError:
+                time.sleep(0.1)
+    return False
+
+
+def test_torchrun_run_killed_mid_epoch_resumes_and_matches_an_uninterrupted_two_process_run(tmp_path):
+    """Both processes (and torchrun) SIGKILLed inside epoch 2, after an intra-epoch checkpoint; the same command again
+    ends with the train log and test predictions of an uninterrupted 2-process run."""
+    data = tmp_path / "data"
+    write_corpus("emodb", str(data), seed=0)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml", f"--data_folder={data}",
+               "--corpus=emodb", f"--feature_cache_folder={tmp_path / 'cache'}", "--hidden_size=8",
+               "--number_of_epochs=3", "--noprogressbar", "--cpu_threads=1", "--device=cpu",
+               "--distributed_backend=gloo", "--dataloader_options={batch_size: 2, shuffle: False}",
+               "--ckpt_interval_minutes=0", "--ckpt_interval_steps=1"]
+    reference = subprocess.run(command + [f"--output_folder={tmp_path / 'reference'}"], cwd=ROOT, env=ENV,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert reference.returncode == 0, reference.stdout[-3000:]
+    resumed_command = command + [f"--output_folder={tmp_path / 'resumed'}"]
+    interrupted = subprocess.Popen(resumed_command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, start_new_session=True)
+    resume_from, _ = kill_inside_epoch(interrupted, tmp_path / "resumed" / "save", 2, whole_group=True)
+    # torchrun starts its workers in sessions of their own: they die with it (parent-death signal), not with its group
+    assert lock_released_within(tmp_path / "resumed" / ".run.lock", seconds=30)
+    resumed = subprocess.run(resumed_command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True)
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert f"Loading a checkpoint from {resume_from}" in resumed.stdout
+    ours, theirs = tmp_path / "resumed", tmp_path / "reference"
+    assert (ours / "train_log.txt").read_text() == (theirs / "train_log.txt").read_text()
+    predictions = [json.loads((folder / "test_results.json").read_text())["predictions"] for folder in (ours, theirs)]
+    assert predictions[0] == predictions[1] and len(predictions[0]) > 2

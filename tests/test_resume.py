@@ -261,3 +261,29 @@ def test_random_state_and_loader_generator_make_a_dropout_model_resume_exactly(t
     plain_uninterrupted = train_dropout_model(tmp_path / "plain_whole", PlainLoaderRegression)
     assert train_dropout_model(tmp_path / "plain_cut", PlainLoaderRegression, stop_at=(2, 3)) is None
     assert not torch.equal(train_dropout_model(tmp_path / "plain_cut", PlainLoaderRegression), plain_uninterrupted)
+
+
+def test_a_resumed_epoch_is_logged_once_by_every_recipe(tmp_path):
+    """A run killed after logging epoch 2 but before its checkpoint was complete redoes epoch 2 when resumed:
+    ``train_log.txt`` then holds epoch 2 once (the resumed run's line), in every recipe's hparams."""
+    from emo_lobes.training.train_log import ResumableFileTrainLogger
+
+    yamls = sorted(glob.glob(os.path.join(ROOT, "recipes", "*", "hparams", "*.yaml")))
+    loggers = [line for path in yamls for line in open(path, encoding="utf-8") if line.startswith("train_logger:")]
+    assert len(loggers) == len(yamls) > 20
+    assert all("emo_lobes.training.train_log.ResumableFileTrainLogger" in line for line in loggers), loggers
+    log = tmp_path / "train_log.txt"
+    interrupted = ResumableFileTrainLogger(str(log))
+    for epoch, loss in ((1, 0.9), (2, 0.8)):
+        interrupted.log_stats({"epoch": epoch, "lr": 0.1}, train_stats={"loss": loss}, valid_stats={"loss": loss},
+                              verbose=False)
+    resumed = ResumableFileTrainLogger(str(log))
+    for epoch, loss in ((2, 0.7), (3, 0.6)):
+        resumed.log_stats({"epoch": epoch, "lr": 0.1}, train_stats={"loss": loss}, valid_stats={"loss": loss},
+                          verbose=False)
+    resumed.log_stats({"Epoch loaded": 3}, test_stats={"loss": 0.6}, verbose=False)
+    resumed.log_stats({"Epoch loaded": 3}, test_stats={"loss": 0.5}, verbose=False)  # a second test set: kept
+    lines = log.read_text().splitlines()
+    assert [line.split(" - ")[0] for line in lines] == ["epoch: 1, lr: 1.00e-01", "epoch: 2, lr: 1.00e-01",
+                                                        "epoch: 3, lr: 1.00e-01", "Epoch loaded: 3", "Epoch loaded: 3"]
+    assert "train loss: 7.00e-01" in lines[1]  # the resumed run's epoch 2

@@ -6,6 +6,7 @@ import sys
 import time
 
 from emo_lobes.data.synthetic import write_corpus
+from run_checks import folder_hash
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENV = dict(os.environ, OMP_NUM_THREADS="1")
@@ -16,6 +17,7 @@ LANGUAGEMTL = [sys.executable, "recipes/LanguageMTL/train.py", "recipes/Language
 def test_a_second_run_in_the_same_output_folder_is_refused_and_a_dead_ones_lock_is_taken_over(tmp_path):
     data = write_corpus("emodb", str(tmp_path / "data"))
     out = tmp_path / "run"
+    before = folder_hash(data)
     common = [f"--data_folder={data}", f"--output_folder={out}", f"--feature_cache_folder={tmp_path / 'cache'}"]
     first = subprocess.Popen(LANGUAGEMTL + common + ["--number_of_epochs=500"], cwd=ROOT, env=ENV,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -38,3 +40,4 @@ def test_a_second_run_in_the_same_output_folder_is_refused_and_a_dead_ones_lock_
                            capture_output=True, text=True, timeout=600)
     assert third.returncode == 0, third.stderr[-2000:]
     assert f"process {first.pid} that ran here is gone; this run takes over" in third.stdout + third.stderr
+    assert folder_hash(data) == before  # three runs, one refused and one taking over: the corpus is untouched

@@ -4,7 +4,9 @@ A second run started on the same ``--output_folder`` while the first one trains 
 checkpoints; it is refused in one line naming the first run's process id. The lock is ``fcntl.flock`` on
 ``<output_folder>/.run.lock``: the kernel drops it when its process ends, even by SIGKILL, so a lock is never
 stale; the file then still names the process that is gone, and the next run takes it over with a note.
-Under torchrun only the main process (``RANK`` 0) takes it.
+Under torchrun only the main process (``RANK`` 0) takes it, and every worker is tied to the torchrun agent that
+started it: torchrun starts each worker in a session of its own, so a SIGKILL of torchrun (a scheduler's
+pre-emption) would otherwise leave the workers training, the main one holding the lock.
 """
 import ctypes
 import fcntl
@@ -60,6 +62,8 @@ def lock_output_folder(folder, what="run"):
     >>> lock_output_folder(folder) == os.path.join(folder, LOCK_FILE)   # this process holds it already
     True
     """
+    if "TORCHELASTIC_RUN_ID" in os.environ:
+        die_with_torchrun()
     if os.environ.get("RANK", "0") != "0":
         return None
     real = os.path.realpath(folder)
@@ -121,3 +125,21 @@ def die_with_parent():
     pr_set_pdeathsig = 1
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def die_with_torchrun():
+    """Tie this torchrun worker to its agent: SIGKILL it when the agent dies, or exit now if it is gone already.
+
+    Linux only (elsewhere nothing is set). Called by :func:`lock_output_folder` when ``TORCHELASTIC_RUN_ID`` is set.
+
+    Example
+    -------
+    >>> code = "from emo_lobes.training.run_lock import die_with_torchrun; die_with_torchrun(); print('alive')"
+    >>> subprocess_run = __import__("subprocess").run
+    >>> subprocess_run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    'alive\\n'
+    """
+    agent = os.getppid()
+    die_with_parent()
+    if sys.platform.startswith("linux") and os.getppid() != agent:  # the agent died before the signal was set
+        os._exit(1)

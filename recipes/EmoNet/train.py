@@ -102,10 +102,12 @@ class EmoNetBrain(EmoLobesBrain):
         """Log mel spectrogram -> EmoNet of the batch's domain -> log probabilities."""
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
+        wavs, wav_lens = self.hparams.augmentation.waveforms(wavs, wav_lens, stage)  # off in the paper
         feats = self.modules.compute_features(wavs)
         hop = self.hparams.sample_rate * self.hparams.hop_length // 1000
         # Exact frame counts (STFT with center=True: samples // hop + 1), so padding changes nothing.
         lengths = relative_frame_lengths(wav_lens, wavs.shape[1], hop, feats.shape[1])
+        feats = self.hparams.augmentation.features(feats, lengths, stage)
         # outside training the bare model: processes score different numbers of batches, and a DDP forward
         # would wait for the others to broadcast batch norm buffers
         model = self.modules.model if stage == sb.Stage.TRAIN else unwrap_module(self.modules.model)

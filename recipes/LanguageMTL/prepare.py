@@ -165,7 +165,8 @@ def five_class_filter(declaration, dropped=None):
         classes = Counter(str(declaration.merge.get(str(r[key]), r[key])) for r in records if key in r)
         present = [cls for cls in EMOTION_CLASSES if classes[cls]]
         if len(present) < 2:
-            kind = " (arousal levels, not emotion categories)" if classes and set(classes) <= AROUSAL_LEVELS else ""
+            kind = (" (arousal levels, not emotion categories)"
+                    if set(classes) <= AROUSAL_LEVELS and set(classes) - {"neutral"} else "")
             raise EmoLobesError(
                 f"corpus {name} is labelled {', '.join(sorted(classes)) or 'with nothing'}{kind}: it has "
                 f"{len(present)} of LanguageMTL's five emotions ({', '.join(present) or 'none'})",

@@ -34,6 +34,7 @@ from emo_lobes.features.feature_cache import feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss, pad_to_frames  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
+from emo_lobes.training.train_log import ResumableFileTrainLogger  # noqa: E402
 from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E402
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
@@ -489,7 +490,7 @@ if __name__ == "__main__":
                 recoverables={"model": modules["model"], "normalize": modules["normalize"], "counter": counter,
                               "rng": RandomState()})
             finetune_hparams = dict(hparams, epoch_counter=counter, stage_name=f"finetune {corpus}")
-            finetune_hparams["train_logger"] = sb.utils.train_logger.FileTrainLogger(
+            finetune_hparams["train_logger"] = ResumableFileTrainLogger(
                 os.path.join(corpus_folder, "train_log.txt"))
             finetuner = LanguageMTLBrain(modules=modules, opt_class=hparams["finetune_opt_class"],
                                          hparams=finetune_hparams, run_opts=run_opts, checkpointer=checkpointer)
