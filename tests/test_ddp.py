@@ -80,7 +80,7 @@ def test_languagemtl_torchrun_two_processes_match_one_process(tmp_path):
     write_corpus("emodb", str(data), seed=0)
     common = ["recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/single_corpus.yaml", f"--data_folder={data}",
               "--corpus=emodb", f"--feature_cache_folder={tmp_path / 'cache'}", "--hidden_size=8",
-              "--number_of_epochs=3", "--noprogressbar", "--cpu_threads=1", "--device=cpu"]
+              "--n_dev_speakers=1", "--number_of_epochs=3", "--noprogressbar", "--cpu_threads=1", "--device=cpu"]
     # the main process fills the feature cache first; the single-process run starts once it is there
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                           *common, f"--output_folder={tmp_path / 'two'}", "--distributed_backend=gloo",

@@ -110,8 +110,8 @@ QUICK_RUNS = [
     {
         "recipe": "LanguageMTL",
         "what": "Table 4 multi-task vs emotion-only pool (MFCC LSTM) + Table 5 IEMOCAP -> other corpora (IS09 LSTM, SVC), "
-                "the declared held-out speakers with one dev speaker each; RAVDESS (undeclared) with the paper's "
-                "no-dev protocol (MFCC LSTM, last epoch tested)",
+                "the paper's protocol: named test speakers, no dev set, the last epoch tested; RAVDESS (undeclared) "
+                "the same way (MFCC LSTM)",
         "commands": [
             ["{python}", "recipes/LanguageMTL/train.py", "recipes/LanguageMTL/hparams/multitask.yaml",
              "--data_folder={syn}", "--output_folder={out}/multitask", "--feature_cache_folder={out}/feature_cache",

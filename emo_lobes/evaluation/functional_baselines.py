@@ -1,4 +1,4 @@
-"""Functional baselines: standardised utterance features + a scikit-learn classifier whose C is chosen on dev UA.
+"""Functional baselines: standardised utterance features + a scikit-learn classifier, C chosen on dev UA or given.
 
 Every recipe's openSMILE baseline (eGeMAPS / IS09 functionals from :func:`emo_lobes.features.feature_cache.functionals`)
 composes the two steps here: :func:`fit_functional_baseline` (standardisation fitted on train, one classifier per
@@ -70,9 +70,10 @@ def fit_functional_baseline(train, dev, c_grid, classifier="linear_svc", refit_o
     Arguments
     ---------
     train, dev : tuple
-        ``(features [n, d], labels [n])`` per partition.
+        ``(features [n, d], labels [n])`` per partition; ``dev=None`` (a protocol without dev set) fits the one
+        value of ``c_grid`` on train.
     c_grid : sequence of float
-        Values of ``C`` tried, in order.
+        Values of ``C`` tried, in order (one value when ``dev`` is None).
     classifier : str
         One of :data:`CLASSIFIERS`.
     refit_on_train_dev : bool
@@ -99,7 +100,16 @@ def fit_functional_baseline(train, dev, c_grid, classifier="linear_svc", refit_o
     >>> fitted = fit_functional_baseline(part(20), part(5), [1.0, 0.1], refit_on_train_dev=True)
     >>> fitted["c"] in (1.0, 0.1), sorted(fitted["dev_ua"]), fitted["model"].predict(part(2)[0]).shape
     (True, [0.1, 1.0], (4,))
+    >>> no_dev = fit_functional_baseline(part(20), None, [1.0])
+    >>> no_dev["c"], no_dev["dev_ua"], no_dev["model"].predict(part(2)[0]).shape
+    (1.0, {}, (4,))
     """
+    if dev is None:
+        if len(c_grid) != 1:
+            raise EmoLobesError(f"without a dev part C cannot be chosen among {list(c_grid)}", "give one value of C")
+        scaler = StandardScaler().fit(train[0])
+        model = make_classifier(classifier, float(c_grid[0]), seed, **options).fit(scaler.transform(train[0]), train[1])
+        return {"model": Pipeline([("standardise", scaler), ("classify", model)]), "c": float(c_grid[0]), "dev_ua": {}}
     if not len(dev[0]):
         raise EmoLobesError("the dev part is empty, so C cannot be chosen", "hold out at least one dev speaker")
     if not len(c_grid):

@@ -30,7 +30,6 @@ from emo_lobes.data.manifest import (  # noqa: E402
     assert_not_inside, check_output_folder_writable, prep_is_current, save_prep_options, write_json_atomic,
     write_manifest, write_problems_report,
 )
-from emo_lobes.data.selection import select_classes  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 
 #: The five emotions common to all corpora (Section 4.1), in the paper's order: the model's output order.
@@ -148,8 +147,8 @@ def five_class_filter(declaration, dropped=None):
     >>> recs = [{"id": str(i), "emotion": e} for i, e in enumerate(["angry", "elation", "boredom", "sad"])]
     >>> dropped = Counter()
     >>> keep = five_class_filter(CorpusDeclaration("masc", "csv", "/d", merge=PAPER_MERGE), dropped)
-    >>> [r["emotion"] for r in keep(recs)], dict(dropped)
-    (['angry', 'happy', 'sad'], {'boredom': 1})
+    >>> [r["emotion"] for r in keep(recs)], dict(dropped)   # as parsed: read_corpus merges them, once
+    (['angry', 'elation', 'sad'], {'boredom': 1})
     >>> levels = [{"id": str(i), "emotion": e} for i, e in enumerate(["low", "neutral", "high"])]
     >>> try:
     ...     keep(levels)
@@ -175,7 +174,10 @@ def five_class_filter(declaration, dropped=None):
             )
         if dropped is not None:
             dropped.update({cls: n for cls, n in classes.items() if cls not in present})
-        return select_classes(records, list(EMOTION_CLASSES), declaration.merge, key, corpus=name, missing="drop")[0]
+        # The records are returned as parsed: class selection (read_corpus) merges them once after this filter, so
+        # a chained merge ({a: b, b: c}) takes a to b, not on to c.
+        return [record for record in records
+                if key not in record or str(declaration.merge.get(str(record[key]), record[key])) in present]
 
     return keep
 
@@ -300,7 +302,7 @@ def main(argv=None):
                         help="corpus (parser) names; a CSV corpus needs train.py and a declaration")
     parser.add_argument("--split_file", default=None, help="a split file (single corpus)")
     parser.add_argument("--n_test", type=int, default=1, help="held-out test speakers per corpus")
-    parser.add_argument("--n_dev", type=int, default=1, help="dev speakers per corpus (0: no dev set)")
+    parser.add_argument("--n_dev", type=int, default=0, help="dev speakers per corpus (0: no dev set, the paper)")
     parser.add_argument("--fold", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -15,7 +15,9 @@ The manifests and splits are the LSTM run's: the same declarations (``corpora``,
 when the run has not done it, reused as it is otherwise, or with ``--skip_prep=True``). Features come from the
 on-disk cache (emo_lobes.features.feature_cache), so a second run computes nothing. Each classifier is
 scikit-learn's (through emo_lobes.evaluation.functional_baselines), after standardisation fitted on the training
-part; C is chosen on the dev speakers by UA (without a dev set, ``baseline_c_grid`` must hold one value).
+part. By default (``baseline_select_c: none``, the paper's protocol, which has no dev set) each classifier is fitted
+on the training speakers with ``C = baseline_c``; ``baseline_select_c: dev`` (not in the paper) picks C on the dev
+speakers by UA from ``baseline_c_grid`` and refits it on train + dev (``baseline_refit_on_train_dev``).
 """
 import os
 import sys
@@ -40,6 +42,8 @@ from prepare import (  # noqa: E402
 )
 
 EXPERIMENTS = ("single_corpus", "cross_corpus")
+#: How C is set: given (the paper) or chosen on the dev speakers.
+C_SELECTIONS = ("none", "dev")
 
 
 def load_part(manifest_path, corpus_folder, cache):
@@ -116,20 +120,27 @@ def run_baselines(hparams):
         return np.concatenate([c[1] for c in chosen]), np.array([label for c in chosen for label in c[2]])
 
     train, dev = pooled("train"), pooled("valid")
-    c_grid = list(hparams["baseline_c_grid"])
-    if not len(dev[0]) and len(c_grid) != 1:
-        raise EmoLobesError(f"the split has no dev set to choose C on among baseline_c_grid={c_grid}",
-                            "give one value, e.g. --baseline_c_grid=[1.0], or keep dev speakers (n_dev_speakers)")
+    selection = str(hparams["baseline_select_c"])
+    if selection not in C_SELECTIONS:
+        raise EmoLobesError(f"baseline_select_c={selection} is not an option", f"use one of {', '.join(C_SELECTIONS)}")
+    if selection == "dev" and not len(dev[0]):
+        raise EmoLobesError("baseline_select_c: dev chooses C on the dev speakers, but the split has no dev set",
+                            "keep dev speakers (--n_dev_speakers=1), or --baseline_select_c=none (the paper's protocol: "
+                            "C = baseline_c, fitted on the training speakers)")
+    refit = bool(hparams["baseline_refit_on_train_dev"]) and selection == "dev"
     summary = {}
     for name in hparams["baseline_classifiers"]:
-        # without dev, the one C is fitted as it is (its "dev" UA, then computed on train, is not reported)
-        fitted = fit_functional_baseline(train, dev if len(dev[0]) else train, c_grid, name, seed=hparams["seed"])
+        if selection == "dev":
+            fitted = fit_functional_baseline(train, dev, list(hparams["baseline_c_grid"]), name,
+                                             refit_on_train_dev=refit, seed=hparams["seed"])
+        else:  # the paper's protocol: no dev set, one C (dev speakers, if a split has some, are not used)
+            fitted = fit_functional_baseline(train, None, [hparams["baseline_c"]], name, seed=hparams["seed"])
         c_value = fitted["c"]
-        dev_scores = {str(k): v for k, v in fitted["dev_ua"].items()} if len(dev[0]) else None
+        dev_scores = {str(k): v for k, v in fitted["dev_ua"].items()} if selection == "dev" else None
         table, row = row_name(hparams["experiment"], hparams["baseline_feature_set"], name)
         extra = {"recipe": "LanguageMTL", "table": table, "row": row, "experiment": hparams["experiment"],
                  "features": hparams["baseline_feature_set"], "classifier": name, "C": c_value,
-                 "dev_ua_by_C": dev_scores, "train_corpora": list(hparams["train_corpora"]),
+                 "C_selection": selection, "refit_on_train_dev": refit, "dev_ua_by_C": dev_scores, "train_corpora": list(hparams["train_corpora"]),
                  "fold": hparams["fold"], "seed": hparams["seed"]}
         all_predictions, summary[name] = [], {}
         for corpus in hparams["test_corpora"]:

@@ -4,14 +4,15 @@
 Run (from the repository root or from recipes/LanguageMTL):
     python recipes/LanguageMTL/train.py recipes/LanguageMTL/hparams/multitask.yaml --data_folder=synthetic_data
     python train.py hparams/single_corpus.yaml --data_folder=/data --corpus=emodb --features=IS09
-    python train.py hparams/single_corpus.yaml --data_folder=/data/RAVDESS --corpus=ravdess --n_dev_speakers=0
+    python train.py hparams/single_corpus.yaml --data_folder=/data/RAVDESS --corpus=ravdess --n_dev_speakers=1
 
 ``experiment`` (set by each hparams file) picks what is trained and tested:
 ``single_corpus`` (Table 2), ``transfer`` (Table 3), ``multitask`` (Table 4; ``task: emotion_only`` is its
 single-task row) and ``cross_corpus`` (Table 5). One Brain serves all four. The corpora are the hparams'
-declarations (``corpora``; ``--corpus=NAME`` in single-corpus runs, any corpus emo_lobes parses); with no dev set
-(``--n_dev_speakers=0``, a ``dev: none`` split or a split file with an empty dev list) a run trains
-``number_of_epochs`` and tests the last epoch, as the paper does.
+declarations (``corpora``; ``--corpus=NAME`` in single-corpus runs, any corpus emo_lobes parses). By default there is
+no dev set (the paper's protocol: ``n_dev_speakers: 0``, i.e. ``dev: none``; also a split file with an empty dev
+list): a run trains ``number_of_epochs`` and tests the last epoch. ``--n_dev_speakers=1`` (not in the paper) draws a
+dev speaker per corpus for early stopping and tests the best-dev checkpoint.
 """
 import copy
 import os
@@ -83,7 +84,8 @@ class LanguageMTLBrain(EmoLobesBrain):
         batch = batch.to(self.device)
         feats, lengths = batch.feats
         if not self.hparams.use_lengths and self.hparams.features == "mfcc":
-            # Section 4.1: every utterance zero-padded (or clipped) to exactly max_frames x 13, all frames read.
+            # Section 4.1 (the default): every utterance zero-padded (the cache clipped longer ones) to exactly
+            # max_frames x 13, and the LSTM reads every frame, padding included. use_lengths: True packs instead.
             feats, lengths = pad_to_frames(feats, lengths, self.hparams.max_frames)
         feats = self.modules.normalize(feats, lengths, epoch=self.hparams.epoch_counter.current)
         lengths = lengths if self.hparams.use_lengths else None
@@ -190,7 +192,8 @@ def check_hparams(hparams):
 
 
 def language_of(corpus, language_target, language=None):
-    """The language-ID target of a corpus: the corpus itself (5 classes) or its ISO language (4 classes).
+    """The language-ID target of a record: its spoken language (ISO 639-1, the default: 4 classes over the paper's
+    corpora) or, with ``language_target: corpus`` (not in the paper), its corpus (5 classes).
 
     Example
     -------

@@ -18,7 +18,8 @@ Options for every form:
   next fold's speakers), ``session_partner`` / ``next`` (LOSO), ``next_session`` / ``next_session_speaker``
   (leave one session out), ``{speakers: N}`` or ``{speaker_fraction: f}`` (drawn from the training speakers so that
   dev holds every class), or ``{utterance_fraction: f}`` (training utterances, stratified: the split is then
-  flagged ``speaker_dependent_dev``). A split file that holds a ``dev`` list keeps it.
+  flagged ``speaker_dependent_dev``). ``n_dev: N`` is short for ``{speakers: N}`` (``0``: ``none``), named speakers
+  included. A split file that holds a ``dev`` list keeps it.
 - ``min_per_class`` (default 1): generated splits whose dev or test partition (or the training part) holds fewer
   utterances of a class are redrawn, and refused in one line naming the speakers and the class when no draw fits;
   given splits (named speakers, files, published folds) are checked the same way and warned about in one line.
@@ -539,6 +540,9 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
     >>> split = split_from_spec(recs, {"dev_speakers": ["s0"], "test_speakers": ["s5"]})
     >>> split["test"], split["method"]
     (['s5_angry0', 's5_angry1', 's5_sad0', 's5_sad1'], 'speakers')
+    >>> split = split_from_spec(recs, {"test_speakers": ["s5"], "n_dev": 1})   # one dev speaker drawn from the rest
+    >>> len(split["dev_speakers"]), split_from_spec(recs, {"test_speakers": ["s5"], "n_dev": 0})["dev"]
+    (1, [])
     >>> split_from_spec(recs, {"method": "speaker_kfold", "k": 3, "dev": "none"})["dev"]
     []
     """
@@ -576,7 +580,8 @@ def split_from_spec(records, spec, fold=1, seed=0, corpus="corpus", corpus_root=
         given_dev = form in GIVEN_FORMS and split.get("has_dev_list")
         if not given_dev and form != "speakers" and isinstance(dev_rule, dict):
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
-        elif form == "speakers" and not split["dev"] and isinstance(dev_rule, dict) and "dev" in spec:
+        elif (form == "speakers" and not split["dev"] and isinstance(dev_rule, dict)
+              and ("dev" in spec or "n_dev" in spec)):
             split = _draw_dev(split, shadow, dev_rule, seed, fold, min_per_class, corpus)
         warnings += check_class_coverage(split, shadow, min_per_class)
     split.pop("has_dev_list", None)
