@@ -2,9 +2,12 @@
 
 ``EmotionClassifier`` and ``tools/classify.py`` must reproduce each recipe's ``test_results.json`` predictions
 (label and probabilities) on the test files, read only tensors from the checkpoints, and classify files in
-other formats (10 ms, stereo 48 kHz, 8-bit, FLAC).
+other formats (10 ms, stereo 48 kHz, 8-bit, FLAC); refuse a received folder's yaml that names code to run;
+classify padded tensor batches as each file alone; refuse NaN, empty and unreadable audio per file; classify sliding
+windows of a long file.
 """
 import csv
+import glob
 import json
 import os
 import shutil
@@ -153,3 +156,196 @@ def test_checkpoints_are_read_as_tensors_only(experiments, tmp_path):
         EmotionClassifier.from_experiment(str(folder)).use_head("emodb")
     with pytest.raises(EmoLobesError, match="no inference adapter for recipe 'Nope'"):
         EmotionClassifier.from_experiment(str(folder), recipe="Nope")
+
+
+PLANTED = {
+    "apply_os_system": ('evil: !apply:os.system ["touch {marker}"]', "!apply:os.system"),
+    "new_popen": ('model_extra:\n  evil: !new:subprocess.Popen [[touch, "{marker}"]]', "!new:subprocess.Popen"),
+    "name_eval": ("evil: !name:builtins.eval", "!name:builtins.eval"),
+    "python_apply": ('evil: !!python/object/apply:os.system ["touch {marker}"]', "!!python/object/apply:os.system"),
+    "through_torch": ('evil: !apply:torch.os.system ["touch {marker}"]', "!apply:torch.os.system"),
+    "include": ("evil: !include:other.yaml", "!include:other.yaml"),
+}
+
+
+@pytest.mark.parametrize("planted", sorted(PLANTED))
+def test_a_planted_yaml_tag_is_refused_and_runs_nothing(experiments, tmp_path, planted):
+    folder, data_folder = experiments["MLEE"]
+    copy = tmp_path / "received"
+    shutil.copytree(folder, copy)
+    marker = tmp_path / "ran"
+    line, tag = PLANTED[planted]
+    (copy / "other.yaml").write_text(f'x: !apply:os.system ["touch {marker}"]\n')
+    key = "model_extra[evil]" if planted == "new_popen" else "evil"
+    with open(copy / "hyperparams.yaml", "a", encoding="utf-8") as out:
+        out.write("\n" + line.format(marker=marker) + "\n")
+    with pytest.raises(EmoLobesError) as refused:
+        EmotionClassifier.from_experiment(str(copy))
+    message = str(refused.value)
+    assert "\n" not in message and f"key '{key}' holds {tag}," in message, message
+    assert not marker.exists()
+    # the command line: the same one line, exit status 2, still nothing ran
+    _, paths = recipe_test_files(folder, folder / "prep", data_folder)
+    proc = subprocess.run([sys.executable, "tools/classify.py", str(copy), paths[0], "--output",
+                           str(tmp_path / "p.csv")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == f"error: {message}"
+    assert not marker.exists() and not (tmp_path / "p.csv").exists()
+
+
+def test_every_recipe_hparams_file_passes_the_tag_check():
+    from emo_lobes.inference.safe_hparams import check_hparams_tags
+
+    files = sorted(glob.glob(os.path.join(ROOT, "recipes", "*", "hparams", "*.yaml")))
+    assert len(files) >= 5
+    for path in files:  # their !new:/!name:/!apply: targets all lie in emo_lobes, speechbrain or torch
+        with open(path, encoding="utf-8") as fin:
+            check_hparams_tags(fin.read(), path)
+
+
+def padded_batch_of_three(paths, sample_rate):
+    """Three files of different lengths (the longest first is not required), zero-padded, with relative lengths."""
+    from emo_lobes.data.audio import load_audio
+
+    by_length = {}
+    for path in paths:
+        wav = load_audio(path, sample_rate)
+        by_length.setdefault(len(wav), (path, wav))
+    assert len(by_length) >= 3, "the synthetic test set has files of at least three lengths"
+    lengths = sorted(by_length)
+    chosen = [by_length[lengths[1]], by_length[lengths[-1]], by_length[lengths[0]]]
+    wavs = torch.nn.utils.rnn.pad_sequence([wav for _, wav in chosen], batch_first=True)
+    wav_lens = torch.tensor([len(wav) / wavs.shape[1] for _, wav in chosen])
+    return [path for path, _ in chosen], wavs, wav_lens
+
+
+@pytest.mark.parametrize("recipe", ["MLEE", "LanguageMTL"])
+def test_classify_batch_on_a_padded_batch_equals_each_file_alone(experiments, recipe):
+    results_folder, data_folder = experiments[recipe]
+    experiment = experiments["MLEE"][0] if recipe == "MLEE" else experiments["LanguageMTL_folder"]
+    prep = experiment / "prep" / ("" if recipe == "MLEE" else "emodb")
+    _, paths = recipe_test_files(results_folder, prep, data_folder)
+    classifier = EmotionClassifier.from_experiment(str(experiment))
+    chosen, wavs, wav_lens = padded_batch_of_three(paths, classifier.sample_rate)
+    assert wav_lens.max() == 1 and wav_lens.min() < 1
+    out_prob, score, index, text_lab = classifier.classify_batch(wavs, wav_lens)
+    embeddings = classifier.encode_batch(wavs, wav_lens)
+    assert out_prob.shape == (3, len(classifier.labels)) and score.shape == index.shape == (3,)
+    for row, path in enumerate(chosen):
+        alone = classifier.classify_file(path)
+        assert text_lab[row] == alone["label"] == classifier.labels[int(index[row])]
+        assert np.allclose(out_prob[row].exp().numpy(), list(alone["probabilities"].values()), atol=1e-5, rtol=0)
+        assert float(score[row]) == pytest.approx(float(out_prob[row, index[row]]))
+        assert torch.allclose(embeddings[row], alone["embedding"], atol=1e-5)
+    # extra padding past the longest utterance changes nothing; bad batches get one line
+    wider = torch.nn.functional.pad(wavs, (0, 800))
+    assert torch.allclose(classifier.classify_batch(wider, wav_lens * wavs.shape[1] / wider.shape[1])[0].exp(),
+                          out_prob.exp(), atol=1e-5)
+    wavs[1, 5] = float("nan")
+    with pytest.raises(EmoLobesError, match=r"^waveform 1 of the batch holds 1 non-finite samples"):
+        classifier.classify_batch(wavs, wav_lens)
+    with pytest.raises(EmoLobesError, match="are not relative lengths"):
+        classifier.classify_batch(wavs[:2], wav_lens)
+
+
+def test_classify_batch_of_an_emotion_embeddings_model_equals_each_file_alone(tmp_path):
+    from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
+
+    classifier = EmotionClassifier.from_experiment(_toy_experiment(str(tmp_path)), head="emodb")
+    generator = torch.Generator().manual_seed(0)
+    paths = []
+    for seconds in (0.7, 1.3, 0.4):
+        paths.append(str(tmp_path / f"{seconds}.wav"))
+        sf.write(paths[-1], (0.1 * torch.randn(int(seconds * 16000), generator=generator)).numpy(), 16000,
+                 subtype="FLOAT")
+    chosen, wavs, wav_lens = padded_batch_of_three(paths, classifier.sample_rate)
+    out_prob, _, _, text_lab = classifier.classify_batch(wavs, wav_lens)
+    embeddings = classifier.encode_batch(wavs, wav_lens)
+    for row, path in enumerate(chosen):
+        alone = classifier.classify_file(path)
+        assert text_lab[row] == alone["label"] and list(alone["probabilities"]) == ["F", "W"]
+        assert np.allclose(out_prob[row].exp().numpy(), list(alone["probabilities"].values()), atol=1e-5, rtol=0)
+        assert torch.allclose(embeddings[row], alone["embedding"], atol=1e-5)
+
+
+def test_classify_command_refuses_nan_empty_and_unreadable_audio_and_goes_on(experiments, tmp_path):
+    folder, data_folder = experiments["MLEE"]
+    _, paths = recipe_test_files(folder, folder / "prep", data_folder)
+    signal, rate = sf.read(paths[0], dtype="float32")
+    signal[100:110] = np.nan
+    sf.write(tmp_path / "nan.wav", signal, rate, subtype="FLOAT")
+    sf.write(tmp_path / "empty.wav", np.zeros(0, dtype="float32"), rate)
+    (tmp_path / "garbage.wav").write_bytes(b"RIFF not really a wave file")
+    bad = [str(tmp_path / name) for name in ("nan.wav", "empty.wav", "garbage.wav")]
+    out = tmp_path / "predictions.csv"
+    files = [paths[0], bad[0], paths[1], bad[1], bad[2]]
+    proc = subprocess.run([sys.executable, "tools/classify.py", str(folder), *files, "--output", str(out)],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3, proc.stderr
+    assert f"audio file {bad[0]} holds 10 non-finite samples (NaN/inf)" in errors[0]
+    assert f"audio file {bad[1]} holds no samples" in errors[1]
+    assert f"cannot read audio {bad[2]}" in errors[2]
+    rows = list(csv.DictReader(out.open()))
+    assert [r["path"] for r in rows] == [paths[0], paths[1]]  # the others' rows, no label for the refused files
+    assert all(r["label"] in ("neu", "hap", "sad", "ang") for r in rows)
+    assert "2 files" in proc.stdout and "3 not classified" in proc.stdout
+
+
+def test_recipe_runs_leave_confusion_png_and_their_logs_plot(experiments):
+    from emo_lobes.evaluation.plots import read_train_log, write_training_curves_png
+
+    for folder in (experiments["MLEE"][0], experiments["LanguageMTL"][0]):
+        picture = folder / "confusion.png"
+        assert picture.is_file() and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for folder, dev_keys in ((experiments["MLEE"][0], {"loss"}),
+                             (experiments["LanguageMTL_folder"], set())):  # LanguageMTL: the paper's no-dev protocol
+        epochs = read_train_log(str(folder / "train_log.txt"))
+        assert len(epochs) == 1 and set(epochs[0].get("valid", {})) == dev_keys and "loss" in epochs[0]["train"]
+        assert os.path.getsize(write_training_curves_png(str(folder))) > 1000
+
+
+def test_sliding_windows_of_a_20_s_file_give_one_row_per_window_and_a_timeline(experiments, tmp_path):
+    folder, data_folder = experiments["MLEE"]
+    _, paths = recipe_test_files(folder, folder / "prep", data_folder)
+    rate = sf.info(paths[0]).samplerate
+    pieces, total = [], 0
+    while total < 20 * rate:  # the test utterances one after the other: a 20 s "interview"
+        signal = sf.read(paths[len(pieces) % len(paths)], dtype="float32")[0]
+        pieces.append(signal)
+        total += len(signal)
+    long_signal = np.concatenate(pieces)[: 20 * rate]
+    long_wav, nan_wav = tmp_path / "interview.wav", tmp_path / "nan.wav"
+    sf.write(long_wav, long_signal, rate, subtype="FLOAT")
+    broken = long_signal[: 5 * rate].copy()
+    broken[7] = np.nan
+    sf.write(nan_wav, broken, rate, subtype="FLOAT")
+    out = tmp_path / "windows.csv"
+    proc = subprocess.run([sys.executable, "tools/classify.py", str(folder), str(long_wav), str(nan_wav), "--output",
+                           str(out), "--window", "3", "--hop", "1"], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr[-2000:]  # the NaN file: one line, no rows; the long file: its windows
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and f"audio file {nan_wav} holds 1 non-finite samples" in errors[0]
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0])[:4] == ["path", "start", "end", "label"]
+    assert {r["path"] for r in rows} == {str(long_wav)}
+    assert [(float(r["start"]), float(r["end"])) for r in rows] == [(s, s + 3.0) for s in range(18)]
+    # each window scores as that stretch of audio classified as a file of its own
+    classifier = EmotionClassifier.from_experiment(str(folder))
+    for row in (rows[0], rows[10], rows[-1]):
+        start = int(float(row["start"]) * rate)
+        piece = tmp_path / f"piece_{start}.wav"
+        sf.write(piece, long_signal[start:start + 3 * rate], rate, subtype="FLOAT")
+        alone = classifier.classify_file(str(piece))
+        assert row["label"] == alone["label"]
+        assert np.allclose([float(row[f"p_{c}"]) for c in classifier.labels], list(alone["probabilities"].values()),
+                           atol=1e-5)
+    picture = tmp_path / "windows_timeline_1_interview.png"
+    assert picture.is_file() and picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 1000
+    assert not list(tmp_path.glob("windows_timeline_2_*"))
+    # --hop alone, or a window of 0 s: one line
+    for extra, message in ((["--hop", "1"], "error: --hop without --window"),
+                           (["--window", "0"], "error: --window 0 and --hop 0 must both be above 0")):
+        proc = subprocess.run([sys.executable, "tools/classify.py", str(folder), str(long_wav), "--output", str(out),
+                               *extra], cwd=ROOT, env=ENV, capture_output=True, text=True)
+        assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1].startswith(message), proc.stderr

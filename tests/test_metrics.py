@@ -117,7 +117,7 @@ def test_test_results_round_trip_with_predictions(tmp_path):
     assert results["fold"] == 2 and results["corpus"] == "iemocap"
     assert results["predictions"][3] == {"id": "u3", "wav": "Session1/u3.wav", "corpus": "iemocap", "true": "hap",
                                          "pred": "hap", "probs": [0.25] * 4}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["test_results.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["confusion.png", "test_results.json"]  # no temporary file
     # McNemar can be run straight from two stored result files
     truth = [p["true"] for p in results["predictions"]]
     assert mcnemar_exact(truth, [p["pred"] for p in results["predictions"]], truth)["c"] == 4

@@ -4,6 +4,8 @@
 Run: python tools/classify.py results/MLEE/mlee/all/1986/fold_1 speech.wav more_audio/ --output predictions.csv
      [--device cuda] [--batch_size 8] [--embeddings] [--head CORPUS]
      (--embeddings adds columns emb_0, emb_1, ...; --head picks the emotion head of a model with one per corpus)
+Long audio: ... --window 3 --hop 1 classifies sliding windows of 3 s every 1 s: one row per window (path, start, end,
+label, probabilities) and a timeline picture per file, <output stem>_timeline_<n>_<file name>.png (matplotlib).
 A file that cannot be classified (unreadable, empty, non-finite samples) gets one error line on stderr; the others are
 still written, and the exit status is then 1.
 """
@@ -79,6 +81,65 @@ def write_predictions_csv(results, labels, path, with_embeddings=False):
     return path
 
 
+def write_windows_csv(results, labels, path, with_embeddings=False):
+    """Write ``path,start,end,label,p_<class>...[,emb_<i>...]``, one row per window (times in seconds).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = os.path.join(tempfile.mkdtemp(), "w.csv")
+    >>> rows = [{"path": "a.wav", "start": 0.0, "end": 3.0, "label": "sad",
+    ...          "probabilities": {"neu": 0.25, "sad": 0.75}, "embedding": None}]
+    >>> print(open(write_windows_csv(rows, ["neu", "sad"], out)).read().strip())
+    path,start,end,label,p_neu,p_sad
+    a.wav,0.0,3.0,sad,0.25,0.75
+    """
+    size = len(results[0]["embedding"]) if with_embeddings and results and results[0]["embedding"] is not None else 0
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        out = open(path, "w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise EmoLobesError(f"cannot write {path} ({err.strerror})", "pass an --output path you can write to") from None
+    with out:
+        writer = csv.writer(out)
+        writer.writerow(["path", "start", "end", "label"] + [f"p_{label}" for label in labels]
+                        + [f"emb_{i}" for i in range(size)])
+        for result in results:
+            writer.writerow([result["path"], result["start"], result["end"], result["label"]]
+                            + [f"{result['probabilities'][label]:.6g}" for label in labels]
+                            + ([f"{float(v):.6g}" for v in result["embedding"]] if size else []))
+    return path
+
+
+def classify_windows(classifier, files, args):
+    """Sliding-window rows of every file (a file that cannot be read: an error line, no rows) and the pictures."""
+    from emo_lobes.evaluation.plots import write_timeline_png
+
+    rows, failed = [], []
+    stem = os.path.splitext(args.output)[0]
+    for number, path in enumerate(files, 1):
+        try:
+            windows = classifier.classify_windows(path, args.window, args.hop)
+        except EmoLobesError as err:
+            if "must both be above 0" in str(err):
+                raise
+            failed.append(path)
+            print(f"error: {err}", file=sys.stderr, flush=True)
+            continue
+        rows += windows
+        picture = write_timeline_png(f"{stem}_timeline_{number}_{os.path.splitext(os.path.basename(path))[0]}.png",
+                                     windows, classifier.labels, title=f"{os.path.basename(path)}: windows of "
+                                     f"{args.window:g} s every {args.hop:g} s")
+        if picture:
+            print(f"[classify] timeline of {path} -> {picture}", flush=True)
+    write_windows_csv(rows, classifier.labels, args.output, with_embeddings=args.embeddings)
+    print(f"[classify] {len(rows)} windows of {len(files) - len(failed)} files -> {args.output}"
+          + (f"; {len(failed)} not classified (see the errors above)" if failed else ""), flush=True)
+    if failed:
+        sys.exit(1)
+    return rows
+
+
 @cli_errors
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -89,7 +150,16 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("--embeddings", action="store_true", help="add the emotion embedding's values as columns")
     parser.add_argument("--head", help="the emotion head giving 'label' (models with one head per corpus)")
+    parser.add_argument("--window", type=float, help="classify sliding windows of this many seconds (long audio)")
+    parser.add_argument("--hop", type=float, help="seconds between window starts (with --window; default: --window)")
     args = parser.parse_args(argv)
+    if args.hop is not None and args.window is None:
+        raise EmoLobesError("--hop without --window", "add --window SECONDS (e.g. --window 3 --hop 1)")
+    if args.window is not None and args.hop is None:
+        args.hop = args.window
+    if args.window is not None and not (args.window > 0 and args.hop > 0):
+        raise EmoLobesError(f"--window {args.window:g} and --hop {args.hop:g} must both be above 0",
+                            "pass e.g. --window 3 --hop 1")
     if args.batch_size < 1:
         raise EmoLobesError(f"--batch_size {args.batch_size} is below 1", "pass --batch_size 1 or more")
     files = audio_files(args.paths)
@@ -98,6 +168,8 @@ def main(argv=None):
     classifier = EmotionClassifier.from_experiment(args.experiment, device=args.device, batch_size=args.batch_size)
     if args.head:
         classifier.use_head(args.head)
+    if args.window is not None:
+        return classify_windows(classifier, files, args)
     results = classifier.classify_files(files, on_error="report")
     failed = [result for result in results if "error" in result]
     classified = [result for result in results if "error" not in result]

@@ -188,6 +188,7 @@ def aggregate_folds(fold_metrics, keys=("wa", "ua", "macro_f1")):
 def write_test_results(path, metrics, predictions=None, extra=None):
     """Write ``test_results.json`` atomically: the metrics, then ``predictions`` in the same file.
 
+    ``confusion.png`` (:func:`emo_lobes.evaluation.plots.write_confusion_png`) is drawn beside it.
     Predictions go in the same JSON (key ``predictions``) rather than a sibling CSV, so one file carries a
     fold's whole test outcome (McNemar between two runs reads both files' predictions).
 
@@ -238,7 +239,23 @@ def write_test_results(path, metrics, predictions=None, extra=None):
                 raise EmoLobesError(f"prediction {index} has no {', '.join(absent)}",
                                     f"give each prediction {', '.join(PREDICTION_KEYS)}")
         results["predictions"] = list(predictions)
-    return write_json_atomic(results, path)
+    written = write_json_atomic(results, path)
+    _draw_confusion(os.path.dirname(os.path.abspath(written)), results)
+    return written
+
+
+def _draw_confusion(folder, results):
+    # confusion.png beside test_results.json for every run; a picture that cannot be drawn never loses the results.
+    from emo_lobes.evaluation.plots import write_confusion_png
+
+    parts = [f"{key.upper()} {100 * results[key]:.1f}%" for key in ("ua", "wa") if isinstance(results[key], float)]
+    name = " ".join(f"{'fold ' if key == 'fold' else ''}{results[key]}" for key in ("recipe", "corpus", "fold")
+                    if isinstance(results.get(key), (str, int)))
+    title = f"{name + ': ' if name else ''}{', '.join(parts)}, n={results['n']}\nrows normalised by true class"
+    try:
+        write_confusion_png(folder, results["confusion"], results["labels"], title)
+    except Exception as err:  # noqa: BLE001 (the results are written; the picture is a convenience)
+        print(f"[plots] confusion.png not drawn in {folder}: {type(err).__name__}: {str(err)[:120]}", flush=True)
 
 
 def read_test_results(path):

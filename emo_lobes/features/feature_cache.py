@@ -218,7 +218,18 @@ def opensmile_functionals(audio_path, feature_set="IS09"):
     >>> bool(np.isfinite(opensmile_functionals(wav, "eGeMAPSv02")).all())
     True
     """
-    signal = load_audio(audio_path, FEATURE_SAMPLE_RATE).numpy()
+    return signal_functionals(load_audio(audio_path, FEATURE_SAMPLE_RATE).numpy(), feature_set)
+
+
+def signal_functionals(signal, feature_set="IS09"):
+    """openSMILE functionals of a mono waveform at :data:`FEATURE_SAMPLE_RATE` (what :func:`opensmile_functionals`
+    computes for a file's samples; short signals zero-padded to :data:`MIN_FUNCTIONALS_S`).
+
+    Example
+    -------
+    >>> signal_functionals(0.1 * np.sin(np.arange(16000, dtype=np.float32) * 0.05)).shape
+    (384,)
+    """
     shortest = int(MIN_FUNCTIONALS_S * FEATURE_SAMPLE_RATE)
     if len(signal) < shortest:
         signal = np.pad(signal, (0, shortest - len(signal)))

@@ -2,7 +2,9 @@
 
 In SpeechBrain's style (``EncoderClassifier.from_hparams``), :meth:`EmotionClassifier.from_experiment` rebuilds
 the modules from the experiment's saved ``hyperparams.yaml`` and fills them from its best-dev checkpoint, reading
-tensors only (``torch.load(weights_only=True)``: no pickled code runs)::
+tensors only (``torch.load(weights_only=True)``: no pickled code runs). The yaml's tags are checked first
+(:mod:`emo_lobes.inference.safe_hparams`): a tag naming code outside ``emo_lobes``, ``speechbrain`` and ``torch``
+(``!apply:os.system``...) is refused in one line and nothing runs::
 
     classifier = EmotionClassifier.from_experiment("results/MLEE/mlee/all/1986/fold_1", device="cpu")
     result = classifier.classify_file("speech.wav")   # {"path", "label", "probabilities", "embedding"}
@@ -17,13 +19,13 @@ import json
 import os
 
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 
 from emo_lobes.data.audio import load_audio
 from emo_lobes.training.checkpoints import load_module_tensors
 from emo_lobes.data.corpora.base import AUDIO_EXTENSIONS, find_audio_files
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.inference.safe_hparams import check_hparams_tags, load_hparams_safely
 from emo_lobes.training.hparams_check import hparams_keys
 
 #: Recipe name -> adapter class (filled by :func:`register_adapter`).
@@ -87,6 +89,11 @@ class RecipeAdapter:
     def load(self, path):
         """A file's waveform ``[samples]`` at the model's rate (mono, resampled)."""
         return load_audio(path, self.sample_rate)
+
+    def batch_inputs(self, wavs, wav_lens):
+        """What :meth:`scores` takes, from a padded batch of waveforms at the model's rate (what :meth:`load` does
+        per file, done per utterance of the batch); by default the waveforms themselves."""
+        return wavs, wav_lens
 
     def scores(self, wavs, wav_lens):
         """Class probabilities ``[batch, classes]``, predicted indices ``[batch]`` and embeddings (or ``None``).
@@ -185,6 +192,8 @@ class EmotionClassifier:
         self.device = device
         self.batch_size = int(batch_size)
         self.labels = adapter.labels
+        #: Rate of the waveforms :meth:`classify_batch` and :meth:`encode_batch` take.
+        self.sample_rate = getattr(adapter, "waveform_rate", None) or adapter.sample_rate
         for module in adapter.modules().values():
             module.to(device)
             module.eval()
@@ -223,6 +232,7 @@ class EmotionClassifier:
                                 f"use an experiment of {', '.join(sorted(ADAPTERS))}, or pass recipe=")
         with open(hparams_path, encoding="utf-8") as fin:
             text = fin.read()
+        check_hparams_tags(text, hparams_path)  # before anything reads it: a received folder runs no code it names
         keys = hparams_keys(text)
         save_folder = os.path.join(os.path.abspath(folder), "save")
         # instantiate without side effects: no global seeding, the checkpointer on this folder's save/
@@ -231,7 +241,7 @@ class EmotionClassifier:
             overrides["checkpointer"] = {"checkpoints_dir": save_folder}
         if not os.path.isdir(save_folder) or "checkpointer" not in keys:
             raise EmoLobesError(f"{folder} holds no checkpoint folder (save/)", "train the experiment first")
-        hparams = load_hyperpyyaml(text, overrides)
+        hparams = load_hparams_safely(text, overrides, hparams_path)
         labels = _read_json(os.path.join(folder, "test_results.json")).get("labels") or []
         adapter = ADAPTERS[recipe](hparams, labels)
         cls._load_best_checkpoint(hparams["checkpointer"], adapter, device)
@@ -303,6 +313,141 @@ class EmotionClassifier:
         if failed:
             by_path = {result["path"]: result for result in results}
             results = [by_path[path] if path in by_path else {"path": path, "error": failed[path]} for path in paths]
+        return results
+
+    @torch.no_grad()
+    def _score_batch(self, wavs, wav_lens):
+        # The adapter's scores of a padded waveform batch, checked and cut to its longest utterance.
+        wavs = torch.as_tensor(wavs, dtype=torch.float32)
+        if wavs.dim() == 1:
+            wavs = wavs.unsqueeze(0)
+        if wavs.dim() != 2 or wavs.shape[1] == 0:
+            raise EmoLobesError(f"waveforms of shape {list(wavs.shape)} are not a batch [batch, samples]",
+                                "pass mono waveforms padded to one length, shape [batch, samples]")
+        wav_lens = torch.ones(len(wavs)) if wav_lens is None else torch.as_tensor(wav_lens, dtype=torch.float32).cpu()
+        samples = torch.round(wav_lens * wavs.shape[1]).long()
+        if wav_lens.shape != (len(wavs),) or int(samples.min()) < 1 or float(wav_lens.max()) > 1 + 1e-6:
+            raise EmoLobesError(f"wav_lens {wav_lens.tolist()} are not relative lengths in (0, 1] of the "
+                                f"{len(wavs)} waveforms", "pass each waveform's samples / the batch's samples")
+        for index, count in enumerate(samples.tolist()):
+            bad = int((~torch.isfinite(wavs[index, :count])).sum())
+            if bad:
+                raise EmoLobesError(f"waveform {index} of the batch holds {bad} non-finite samples (NaN/inf)",
+                                    "classify only finite audio")
+        width = int(samples.max())  # padding past the longest utterance would change non-length-aware front-ends
+        wavs, wav_lens = wavs[:, :width], samples.float() / width
+        inputs = self.adapter.batch_inputs(wavs.to(self.device), wav_lens.to(self.device))
+        return self.adapter.scores(*inputs)
+
+    def classify_batch(self, wavs, wav_lens=None):
+        """Classify a padded batch of waveforms, as SpeechBrain's ``EncoderClassifier.classify_batch`` does.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, samples]`` mono waveforms at :attr:`sample_rate` (16 kHz for every recipe), zero-padded.
+        wav_lens : torch.Tensor, optional
+            ``[batch]`` lengths relative to ``wavs.shape[1]`` (the longest 1.0); ``None``: all 1.0.
+
+        Returns
+        -------
+        out_prob : torch.Tensor
+            ``[batch, classes]`` log posterior probabilities (log of the ``probabilities`` of :meth:`classify_file`;
+            for MLEE's ``method: mlee`` the log of per-class existence probabilities).
+        score : torch.Tensor
+            ``[batch]`` the log posterior of the predicted class.
+        index : torch.Tensor
+            ``[batch]`` the predicted class (for ``method: mlee`` eq. 7's choice, not always the largest value).
+        text_lab : list of str
+            The predicted class names.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
+        >>> classifier = EmotionClassifier.from_experiment(_toy_experiment(tempfile.mkdtemp()))
+        >>> out_prob, score, index, text_lab = classifier.classify_batch(torch.randn(2, 16000) * 0.1,
+        ...                                                              torch.tensor([1.0, 0.5]))
+        >>> out_prob.shape, score.shape, index.shape, len(text_lab), text_lab[0] in classifier.labels
+        (torch.Size([2, 3]), torch.Size([2]), torch.Size([2]), 2, True)
+        """
+        probabilities, predicted = self._score_batch(wavs, wav_lens)[:2]
+        out_prob = torch.log(probabilities)
+        score = out_prob.gather(1, predicted.view(-1, 1).long()).squeeze(1)
+        return out_prob, score, predicted, [self.labels[int(i)] for i in predicted]
+
+    def encode_batch(self, wavs, wav_lens=None):
+        """The emotion embeddings ``[batch, dim]`` of a padded batch of waveforms (the ``embedding`` of
+        :meth:`classify_file`: EmotionEmbeddings' emotion embedding, the attention-pooled encoder output of MLEE,
+        SelectiveMTL and EmoNet, the LSTM summary of LanguageMTL). SpeechBrain's ECAPA gives ``[batch, 1, dim]``;
+        here the middle axis is left out.
+
+        Example
+        -------
+        >>> import tempfile
+        >>> from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
+        >>> classifier = EmotionClassifier.from_experiment(_toy_experiment(tempfile.mkdtemp()))
+        >>> classifier.encode_batch(torch.randn(3, 8000) * 0.1, torch.tensor([1.0, 0.7, 0.2])).shape
+        torch.Size([3, 8])
+        """
+        embeddings = self._score_batch(wavs, wav_lens)[2]
+        if embeddings is None:
+            raise EmoLobesError(f"the {self.adapter.recipe} model has no embedding", "use classify_batch")
+        return embeddings
+
+    def classify_windows(self, path, window_s=3.0, hop_s=1.0):
+        """Classify sliding windows of one (long) file: one result per window, in time order.
+
+        Windows of ``window_s`` seconds start every ``hop_s`` seconds; where the last one would end before the file
+        does, one more window ends at the file's end; a file shorter than ``window_s`` is one window.
+
+        Arguments
+        ---------
+        path : str
+            An audio file.
+        window_s, hop_s : float
+            Window length and hop, in seconds.
+
+        Returns
+        -------
+        list of dict
+            ``path``, ``start``, ``end`` (seconds), ``label``, ``probabilities`` and ``embedding``.
+
+        Example
+        -------
+        >>> import tempfile, soundfile as sf
+        >>> from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
+        >>> folder = _toy_experiment(tempfile.mkdtemp())
+        >>> classifier = EmotionClassifier.from_experiment(folder)
+        >>> wav = os.path.join(folder, "long.wav"); sf.write(wav, torch.randn(16000 * 5).numpy() * 0.1, 16000)
+        >>> [(w["start"], w["end"]) for w in classifier.classify_windows(wav, window_s=2, hop_s=1.5)]
+        [(0.0, 2.0), (1.5, 3.5), (3.0, 5.0)]
+        """
+        if not window_s > 0 or not hop_s > 0:
+            raise EmoLobesError(f"window {window_s} s and hop {hop_s} s must both be above 0",
+                                "pass e.g. --window 3 --hop 1")
+        from emo_lobes.data.audio import load_audio
+
+        rate = self.sample_rate
+        wav = load_audio(path, rate)
+        window, hop = max(1, int(round(window_s * rate))), max(1, int(round(hop_s * rate)))
+        starts = list(range(0, max(len(wav) - window, 0) + 1, hop))
+        if starts[-1] + window < len(wav):
+            starts.append(len(wav) - window)
+        results = []
+        for first in range(0, len(starts), self.batch_size):
+            chunk = starts[first:first + self.batch_size]
+            pieces = [wav[start:start + window] for start in chunk]
+            lens = torch.tensor([len(piece) for piece in pieces], dtype=torch.float32)
+            batch = torch.nn.utils.rnn.pad_sequence(pieces, batch_first=True)
+            probabilities, predicted, embeddings = self._score_batch(batch, lens / lens.max())[:3]
+            for row, start in enumerate(chunk):
+                results.append({
+                    "path": path, "start": round(start / rate, 3), "end": round((start + len(pieces[row])) / rate, 3),
+                    "label": self.labels[int(predicted[row])],
+                    "probabilities": {label: float(p) for label, p in zip(self.labels, probabilities[row])},
+                    "embedding": None if embeddings is None else embeddings[row].detach().cpu(),
+                })
         return results
 
     def use_head(self, name):

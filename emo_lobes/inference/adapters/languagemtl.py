@@ -25,6 +25,7 @@ class LanguageMTLAdapter(RecipeAdapter):
 
         self.features = feature_cache_for(hparams["features"], None, hparams["n_mfcc"], hparams["max_frames"])
         self.sample_rate = None  # the feature extractor reads the file itself
+        self.waveform_rate = 16000  # what classify_batch takes (the features' FEATURE_SAMPLE_RATE)
 
     def modules(self):
         return {"model": self.hparams["model"], "normalize": self.hparams["normalize"]}
@@ -32,6 +33,27 @@ class LanguageMTLAdapter(RecipeAdapter):
     def load(self, path):
         value = torch.from_numpy(self.features.get(path)).float()
         return value if value.dim() == 2 else value.unsqueeze(0)  # functionals: a 1-frame sequence
+
+    def batch_inputs(self, wavs, wav_lens):
+        """The features of a padded batch of 16 kHz waveforms, computed per utterance as :meth:`load` does for a file
+        (the first ``max_frames`` Kaldi MFCC frames, or openSMILE functionals), padded, with relative lengths."""
+        from emo_lobes.features.feature_cache import (KALDI_FRAME_LENGTH_S, KALDI_FRAME_SHIFT_S, FEATURE_SAMPLE_RATE,
+                                                      kaldi_mfcc, signal_functionals)
+
+        samples = torch.round(wav_lens * wavs.shape[1]).long().clamp(min=1).tolist()
+        feats = []
+        for wav, count in zip(wavs.detach().float().cpu(), samples):
+            wav = wav[:count]
+            if self.hparams["features"] == "mfcc":  # as first_mfcc_frames: only the audio the frames need
+                max_frames = self.hparams["max_frames"]
+                needed_s = KALDI_FRAME_LENGTH_S + (max_frames - 1) * KALDI_FRAME_SHIFT_S + 0.01
+                wav = wav[:int(torch.ceil(torch.tensor(needed_s * FEATURE_SAMPLE_RATE)))]
+                feats.append(kaldi_mfcc(wav, self.hparams["n_mfcc"])[:max_frames])
+            else:
+                feats.append(torch.from_numpy(signal_functionals(wav.numpy(), self.hparams["features"])).unsqueeze(0))
+        counts = torch.tensor([f.shape[0] for f in feats], dtype=torch.float32)
+        padded = torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+        return padded.to(wavs.device), (counts / counts.max()).to(wavs.device)
 
     def scores(self, feats, lengths):
         if not self.hparams["use_lengths"] and self.hparams["features"] == "mfcc":  # as the recipe (Section 4.1)

@@ -67,6 +67,22 @@ under ``heads["style"]``.
         stop = int(math.ceil(self.max_duration * audio_info(path).sample_rate))
         return load_audio(path, self.sample_rate, stop=stop)[: int(self.max_duration * self.sample_rate)]
 
+    def batch_inputs(self, wavs, wav_lens):
+        """A padded batch cut to its first ``max_duration`` s per utterance, as :meth:`load` cuts a file.
+
+        Example
+        -------
+        >>> adapter = SelectiveMTLAdapter.__new__(SelectiveMTLAdapter)
+        >>> adapter.max_duration, adapter.sample_rate = 1.0, 16000
+        >>> wavs, lens = adapter.batch_inputs(torch.zeros(2, 32000), torch.tensor([1.0, 0.25]))
+        >>> wavs.shape, lens.tolist()
+        (torch.Size([2, 16000]), [1.0, 0.5])
+        """
+        limit = int(self.max_duration * self.sample_rate)
+        samples = torch.round(wav_lens * wavs.shape[1]).clamp(min=1, max=limit)
+        width = int(samples.max())
+        return wavs[:, :width], samples / width
+
     def outputs(self, wavs, wav_lens):
         """Everything the model gives for a padded batch of waveforms.
 
