@@ -24,6 +24,7 @@ setup(
     extras_require={
         "baselines": ["opensmile>=2.5"],
         "plots": ["matplotlib>=3.7", "umap-learn>=0.5"],
-        "test": ["pytest>=7"],
+        "tensorboard": ["tensorboard>=2.12"],
+        "test": ["pytest>=7", "tensorboard>=2.12"],
     },
 )

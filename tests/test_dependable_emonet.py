@@ -213,6 +213,9 @@ def test_classifier_reproduces_the_recipe_test_predictions(reference, data, tmp_
     classifier = EmotionClassifier.from_experiment(str(reference), batch_size=5)
     outputs = classifier.classify_files(paths)
     assert_reproduces(outputs, results)
+    # the run's packaged model folder, fetched into a savedir, gives the same predictions
+    packaged = EmotionClassifier.from_hparams(source=str(reference / "model"), savedir=str(tmp_path / "fetched"))
+    assert_reproduces(packaged.classify_files(paths), results)
     assert outputs[0]["embedding"].shape == (16,)  # the attention-pooled features (stack_channels[-1])
     # a 10 ms file (one spectrogram frame) is classified, not refused
     signal_, rate = sf.read(paths[0], dtype="float32")
@@ -231,6 +234,10 @@ def test_multidomain_classifier_takes_the_fine_tuned_model_of_each_corpus(runs, 
         classifier = EmotionClassifier.from_experiment(str(folder), head=None if corpus == "urdu" else corpus)
         outputs = classifier.classify_files(recipe_test_files(results, folder / "prep" / corpus, data[corpus]))
         assert_reproduces(outputs, results)
+        packaged = EmotionClassifier.from_hparams(source=str(folder / "model"),
+                                                  head=None if corpus == "urdu" else corpus)  # every domain's head
+        assert_reproduces(packaged.classify_files(recipe_test_files(results, folder / "prep" / corpus, data[corpus])),
+                          results)
 
 
 @pytest.fixture(scope="module")

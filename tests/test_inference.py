@@ -96,6 +96,36 @@ def test_languagemtl_classifier_reproduces_the_recipe_test_predictions(experimen
     assert outputs[0]["embedding"].shape == (8,)  # the LSTM summary (hidden_size)
 
 
+def test_each_run_leaves_a_packaged_model_that_from_hparams_loads_and_reproduces(experiments, tmp_path):
+    """``<output_folder>/model`` (weights, inference.yaml, labels, model card), fetched into a savedir through
+    SpeechBrain's fetching as a hub download would be, gives the recipe's test predictions again."""
+    mlee, data_folder = experiments["MLEE"]
+    languagemtl_results, emodb = experiments["LanguageMTL"]
+    languagemtl = experiments["LanguageMTL_folder"]
+    cases = [(mlee, *recipe_test_files(mlee, mlee / "prep", data_folder)),
+             (languagemtl, *recipe_test_files(languagemtl_results, languagemtl / "prep" / "emodb", emodb))]
+    for experiment, results, paths in cases:
+        package = experiment / "model"
+        assert sorted(os.listdir(package)) == sorted(
+            ["README.md", "inference.yaml", "labels.json", "model.json", *(f"{m}.ckpt" for m in
+                                                                          json.loads((package / "model.json").read_text())["modules"])])
+        card = (package / "README.md").read_text()
+        assert f"UA {100 * results['ua']:.1f} %" in card or experiment == languagemtl
+        assert "from_hparams" in card
+        classifier = EmotionClassifier.from_hparams(source=str(package), savedir=str(tmp_path / experiment.name))
+        assert_reproduces(classifier.classify_files(paths), results)
+        assert classifier.labels == results["labels"]
+    # the package is self-contained: moved elsewhere, with its experiment folder gone from view, it still loads
+    moved = tmp_path / "moved_model"
+    shutil.copytree(mlee / "model", moved)
+    results, paths = recipe_test_files(mlee, mlee / "prep", data_folder)
+    assert_reproduces(EmotionClassifier.from_hparams(source=str(moved)).classify_files(paths), results)
+    with pytest.raises(EmoLobesError, match="is not a model folder"):
+        EmotionClassifier.from_hparams(source=str(tmp_path))
+    with pytest.raises(EmoLobesError, match="no savedir is given"):
+        EmotionClassifier.from_hparams(source="someone/emotion-model")
+
+
 def test_classify_command_writes_the_same_predictions_as_a_csv(experiments, tmp_path):
     folder, data_folder = experiments["MLEE"]
     results, paths = recipe_test_files(folder, folder / "prep", data_folder)

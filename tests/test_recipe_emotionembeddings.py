@@ -217,7 +217,7 @@ def test_a_split_file_run_tests_exactly_the_files_test_set(command_line_runs):
     assert results["tested_checkpoint"] == "best dev UAR"
 
 
-def test_dev_none_trains_every_epoch_and_tests_the_last(command_line_runs):
+def test_dev_none_trains_every_epoch_and_tests_the_last(command_line_runs, data_root):
     folder, results = finished(command_line_runs, "loso_no_dev")
     log = (folder / "train_log.txt").read_text().splitlines()
     assert [line.split(" - ")[0] for line in log] == ["epoch: 1", "epoch: 2", "Epoch loaded: 2"]
@@ -227,6 +227,10 @@ def test_dev_none_trains_every_epoch_and_tests_the_last(command_line_runs):
     assert {p["wav"].split("/")[-1][:2] for p in results["predictions"]} == {"09"}
     classifier = EmotionClassifier.from_experiment(str(folder))  # the adapter loads the tested (last) checkpoint
     assert classifier.labels == ["A", "E", "F", "L", "N", "T", "W"]
+    packaged = EmotionClassifier.from_hparams(source=str(folder / "model"))  # the run's packaged model
+    tested = results["predictions"][:4]
+    outputs = packaged.classify_files([os.path.join(data_root, "EmoDB", p["wav"]) for p in tested])
+    assert [o["label"] for o in outputs] == [p["pred"] for p in tested]
 
 
 def test_a_corpus_without_declaration_runs(command_line_runs):

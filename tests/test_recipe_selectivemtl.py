@@ -375,10 +375,11 @@ def test_classifier_of_a_run_without_dev_set_reads_its_last_epoch(runs, data_roo
     output, results = finished_run(runs, "no_dev")
     folders = {"iemocap": "IEMOCAP_full_release", "spont": "SPONT"}
     tested = results["predictions"][:3] + results["predictions"][-3:]  # both corpora
-    classifier = EmotionClassifier.from_experiment(output, device="cpu")
-    outputs = classifier.classify_files([os.path.join(data_root, folders[p["corpus"]], p["wav"]) for p in tested])
-    for output, prediction in zip(outputs, tested):
-        assert np.allclose(list(output["probabilities"].values()), prediction["probs"], atol=1e-4)
+    files = [os.path.join(data_root, folders[p["corpus"]], p["wav"]) for p in tested]
+    for classifier in (EmotionClassifier.from_experiment(output, device="cpu"),
+                       EmotionClassifier.from_hparams(source=os.path.join(output, "model"))):  # the packaged model
+        for result, prediction in zip(classifier.classify_files(files), tested):
+            assert np.allclose(list(result["probabilities"].values()), prediction["probs"], atol=1e-4)
 
 
 def test_two_corpora_refuse_split_file_in_one_line(data_root, tmp_path):

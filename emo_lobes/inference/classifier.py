@@ -90,6 +90,12 @@ class RecipeAdapter:
         """A file's waveform ``[samples]`` at the model's rate (mono, resampled)."""
         return load_audio(path, self.sample_rate)
 
+    @classmethod
+    def package_files(cls, experiment_folder):
+        """Files of an experiment folder (relative paths) a model package must carry beyond the tested modules'
+        weights, copied as they are (e.g. EmoNet's ``experiment.json`` and every domain's best checkpoint)."""
+        return []
+
     def batch_inputs(self, wavs, wav_lens):
         """What :meth:`scores` takes, from a padded batch of waveforms at the model's rate (what :meth:`load` does
         per file, done per utterance of the batch); by default the waveforms themselves."""
@@ -129,6 +135,63 @@ def experiment_recipe(folder):
         if recipe:
             return recipe
     return None
+
+
+def _build_adapter(text, hparams_path, recipe, save_folder, labels):
+    # The recipe's adapter over hparams loaded without side effects: no global seeding, the checkpointer on save_folder
+    import emo_lobes.inference.adapters  # noqa: F401  (registers every recipe's adapter; imported here: they import us)
+
+    if recipe not in ADAPTERS:
+        raise EmoLobesError(f"no inference adapter for recipe {recipe!r} of {hparams_path}",
+                            f"use a model of {', '.join(sorted(ADAPTERS))}, or pass recipe=")
+    check_hparams_tags(text, hparams_path)  # before anything reads it: a received folder runs no code it names
+    keys = hparams_keys(text)
+    if "checkpointer" not in keys:
+        raise EmoLobesError(f"{hparams_path} declares no checkpointer", "give a recipe's experiment or model folder")
+    overrides = {key: None for key in keys if key.startswith("__")}
+    overrides["checkpointer"] = {"checkpoints_dir": save_folder}
+    hparams = load_hparams_safely(text, overrides, hparams_path)
+    return ADAPTERS[recipe](hparams, labels), hparams["checkpointer"]
+
+
+def experiment_parts(folder, recipe=None):
+    """``(adapter, checkpointer)`` of an experiment folder: its recipe's adapter over its checked
+    ``hyperparams.yaml``, and the checkpointer on its ``save/`` (nothing loaded into the modules yet).
+
+    Arguments
+    ---------
+    folder : str
+        A recipe's output folder.
+    recipe : str, optional
+        The recipe, when the folder does not name it.
+
+    Returns
+    -------
+    tuple
+        ``(RecipeAdapter, Checkpointer)``.
+    """
+    hparams_path = os.path.join(folder, HPARAMS_FILE)
+    if not os.path.isfile(hparams_path):
+        raise EmoLobesError(f"{folder} is not an experiment folder (no {HPARAMS_FILE})",
+                            "give the output folder of a finished train.py run")
+    save_folder = os.path.join(os.path.abspath(folder), "save")
+    if not os.path.isdir(save_folder):
+        raise EmoLobesError(f"{folder} holds no checkpoint folder (save/)", "train the experiment first")
+    with open(hparams_path, encoding="utf-8") as fin:
+        text = fin.read()
+    labels = _read_json(os.path.join(folder, "test_results.json")).get("labels") or []
+    return _build_adapter(text, hparams_path, recipe or experiment_recipe(folder), save_folder, labels)
+
+
+def package_parts(files):
+    """``(adapter, checkpointer)`` of a fetched model package (``files`` from ``fetch_model_package``)."""
+    with open(files["hparams"], encoding="utf-8") as fin:
+        text = fin.read()
+    info = _read_json(files["model"])
+    labels = _read_json(files["labels"]).get("labels") or []
+    root = os.path.dirname(files["hparams"])
+    save_folder = os.path.join(root, "save") if os.path.isdir(os.path.join(root, "save")) else root
+    return _build_adapter(text, files["hparams"], info.get("recipe"), save_folder, labels)
 
 
 def audio_files(paths):
@@ -220,31 +283,48 @@ class EmotionClassifier:
         -------
         EmotionClassifier
         """
-        hparams_path = os.path.join(folder, HPARAMS_FILE)
-        if not os.path.isfile(hparams_path):
-            raise EmoLobesError(f"{folder} is not an experiment folder (no {HPARAMS_FILE})",
-                                "give the output folder of a finished train.py run")
-        import emo_lobes.inference.adapters  # noqa: F401  (registers every recipe's adapter; imported here: they import us)
+        adapter, checkpointer = experiment_parts(folder, recipe)
+        cls._load_best_checkpoint(checkpointer, adapter, device)
+        classifier = cls(adapter, device=device, batch_size=batch_size)
+        if head is not None:
+            classifier.use_head(head)
+        return classifier
 
-        recipe = recipe or experiment_recipe(folder)
-        if recipe not in ADAPTERS:
-            raise EmoLobesError(f"no inference adapter for recipe {recipe!r} of {folder}",
-                                f"use an experiment of {', '.join(sorted(ADAPTERS))}, or pass recipe=")
-        with open(hparams_path, encoding="utf-8") as fin:
-            text = fin.read()
-        check_hparams_tags(text, hparams_path)  # before anything reads it: a received folder runs no code it names
-        keys = hparams_keys(text)
-        save_folder = os.path.join(os.path.abspath(folder), "save")
-        # instantiate without side effects: no global seeding, the checkpointer on this folder's save/
-        overrides = {key: None for key in keys if key.startswith("__")}
-        if "checkpointer" in keys:
-            overrides["checkpointer"] = {"checkpoints_dir": save_folder}
-        if not os.path.isdir(save_folder) or "checkpointer" not in keys:
-            raise EmoLobesError(f"{folder} holds no checkpoint folder (save/)", "train the experiment first")
-        hparams = load_hparams_safely(text, overrides, hparams_path)
-        labels = _read_json(os.path.join(folder, "test_results.json")).get("labels") or []
-        adapter = ADAPTERS[recipe](hparams, labels)
-        cls._load_best_checkpoint(hparams["checkpointer"], adapter, device)
+    @classmethod
+    def from_hparams(cls, source, savedir=None, device="cpu", batch_size=8, head=None):
+        """Load a packaged model (:func:`emo_lobes.inference.packaging.write_model_package`) from a folder or a hub.
+
+        The files are fetched with SpeechBrain's ``fetch`` (a local folder is read in place, or linked into
+        ``savedir``; a Hugging Face id is downloaded into ``savedir``), the yaml is checked as
+        :meth:`from_experiment` checks it, and the weights are read as tensors only.
+
+        Arguments
+        ---------
+        source : str
+            A model folder (``<output_folder>/model``) or a hub id (``user/repo``).
+        savedir : str, optional
+            Where fetched files go (required for a hub id).
+        device : str
+            Where to run.
+        batch_size : int
+            Files per forward pass.
+        head : str, optional
+            As in :meth:`from_experiment`.
+
+        Returns
+        -------
+        EmotionClassifier
+        """
+        from emo_lobes.inference.packaging import fetch_model_package  # noqa: F401 (packaging imports us)
+
+        files = fetch_model_package(source, savedir)
+        adapter, checkpointer = package_parts(files)
+        modules = {name: obj for name, obj in checkpointer.recoverables.items() if isinstance(obj, torch.nn.Module)}
+        for name, module in modules.items():
+            if name not in files["weights"]:
+                raise EmoLobesError(f"model package {source} has no weights for module {name!r}",
+                                    "package the experiment again (python tools/package_model.py)")
+            load_module_tensors(module, files["weights"][name], device)
         classifier = cls(adapter, device=device, batch_size=batch_size)
         if head is not None:
             classifier.use_head(head)

@@ -53,6 +53,7 @@ from emo_lobes.data.audio import load_audio  # noqa: E402
 from emo_lobes.data.declarations import check_corpus_folders, copy_run_splits  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.training.checkpoints import AtomicCheckpointer, load_tensors  # noqa: E402
+from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, process_rank_and_count  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
@@ -904,4 +905,5 @@ if __name__ == "__main__":
                              hparams, extra)
         if if_main_process():
             save_shared_model(model, hparams, domains, os.path.join(hparams["output_folder"], SHARED_MODEL_FILE))
+    package_after_run(hparams["output_folder"])  # <output_folder>/model: EmotionClassifier.from_hparams
     leave_process_group()

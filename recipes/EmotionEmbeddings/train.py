@@ -35,6 +35,7 @@ from prepare import prepare_emotion_embeddings, run_declarations  # noqa: E402
 from emo_lobes.data.audio import load_audio, trim_silence  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.evaluation.cross_corpus import score_all_pairs, summarize_pairs  # noqa: E402
+from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features.frontend_cache import CachedFrozenFrontend  # noqa: E402
@@ -363,4 +364,5 @@ if __name__ == "__main__":
               + ", ".join(f"{c} {100 * m['ua']:.1f}%" for c, m in per_corpus.items())
               + f"; cross-corpus UAR neg/neu/pos {mean_std(summary['sentiment']['cross']['mean'], None)}%, "
               + f"shared classes {mean_std(summary['shared']['cross']['mean'], None)}%")
+    package_after_run(hparams["output_folder"])  # <output_folder>/model: EmotionClassifier.from_hparams
     leave_process_group()

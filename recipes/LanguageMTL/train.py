@@ -29,6 +29,7 @@ sys.path.insert(0, RECIPE_DIR)
 from emo_lobes.data.declarations import check_corpus_folders  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.training.checkpoints import AtomicCheckpointer, RandomState  # noqa: E402
+from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.features.feature_cache import feature_cache_for  # noqa: E402
@@ -515,4 +516,5 @@ if __name__ == "__main__":
               f"UA {100 * metrics['ua']:.1f}% over {metrics['n']} test utterances; per corpus: "
               + "; ".join(f"{name} {c}: {100 * v['wa']:.1f}%" for name, part in per_corpus.items()
                           for c, v in part.items()), flush=True)
+    package_after_run(hparams["output_folder"])  # <output_folder>/model: EmotionClassifier.from_hparams
     leave_process_group()

@@ -30,6 +30,7 @@ sys.path.insert(0, RECIPE_DIR)
 from emo_lobes.data.audio import load_audio  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
 from emo_lobes.training.checkpoints import AtomicCheckpointer  # noqa: E402
+from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, gather_objects, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.lobes.existence import (  # noqa: E402
@@ -415,4 +416,5 @@ if __name__ == "__main__":
     if if_main_process():
         with open(os.path.join(hparams["output_folder"], "test_results.json"), encoding="utf-8") as results_file:
             write_experiment_info(hparams, split, pretrained, finished=True, results=json.load(results_file))
+    package_after_run(hparams["output_folder"])  # <output_folder>/model: EmotionClassifier.from_hparams
     leave_process_group()

@@ -36,6 +36,7 @@ sys.path.insert(0, RECIPE_DIR)
 
 from emo_lobes.data.audio import load_audio  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain  # noqa: E402
+from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
@@ -311,4 +312,5 @@ if __name__ == "__main__":
     # the best dev UA's checkpoint; without a dev set the newest one (the last epoch)
     brain.evaluate(datasets["test"], min_key="error" if brain.has_dev else None,
                    test_loader_kwargs=hparams["valid_dataloader_options"])
+    package_after_run(hparams["output_folder"])  # <output_folder>/model: EmotionClassifier.from_hparams
     leave_process_group()

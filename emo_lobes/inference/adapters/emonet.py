@@ -100,6 +100,20 @@ class EmoNetAdapter(RecipeAdapter):
         # from_experiment fills the checkpointer's modules from its best-dev checkpoint: point it at this domain's
         hparams["checkpointer"] = self._checkpointer(0)
 
+    @classmethod
+    def package_files(cls, experiment_folder):
+        """``experiment.json`` and each domain's best-dev checkpoint (its ``CKPT.yaml`` and ``model.ckpt``)."""
+        with open(os.path.join(experiment_folder, EXPERIMENT_FILE), encoding="utf-8") as info_file:
+            domains = json.load(info_file)["domains"]
+        files = [EXPERIMENT_FILE]
+        for domain in domains:
+            checkpointer = AtomicCheckpointer(os.path.join(experiment_folder, "save", domain["phase"]))
+            best = checkpointer.find_checkpoints(**cls.best_checkpoint)
+            if best:
+                files += [os.path.relpath(os.path.join(best[0].path, name), experiment_folder)
+                          for name in ("CKPT.yaml", "model.ckpt")]
+        return files
+
     def _checkpointer(self, domain):
         folder = os.path.join(self.experiment, "save", self.info["domains"][domain]["phase"])
         return AtomicCheckpointer(folder, recoverables={"model": self.model})
