@@ -72,7 +72,7 @@ def _snapshot(folder):
 
 
 def test_recipe_doctests():
-    for module in (prepare, train, _load("egemaps_svm"), _load("mcnemar_table")):
+    for module in (prepare, train, _load("egemaps_svm"), _load("mcnemar_table"), _load("corpus_table")):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 

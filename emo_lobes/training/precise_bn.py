@@ -14,13 +14,17 @@ Authors: emo-lobes contributors.
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from emo_lobes.lobes.frozen import is_frozen_batch_norm
+
 
 def recompute_batch_norm_statistics(model, batches, forward):
     """Replace the running statistics of ``model``'s batch norms by their average over ``batches``.
 
     Each batch norm's statistics are reset and accumulated with ``momentum=None`` (PyTorch's cumulative average
     of the batch statistics) while ``forward(batch)`` runs every batch in train mode with dropout off and no
-    gradients. Batch norms that see no batch (e.g. other domains' ones) keep their statistics. Momentum,
+    gradients. Batch norms that see no batch (e.g. other domains' ones) keep their statistics, and frozen ones
+    (:func:`~emo_lobes.lobes.frozen.is_frozen_batch_norm`, e.g. a head-only baseline's backbone) are left in
+    eval mode and unchanged. Momentum,
     ``num_batches_tracked``, train/eval mode and dropout are restored afterwards; no random generator is drawn
     from here (the batches' order is the caller's).
 
@@ -49,17 +53,22 @@ def recompute_batch_norm_statistics(model, batches, forward):
     >>> torch.allclose(net[1].running_mean, means, atol=1e-5), net.training
     (True, True)
     """
-    norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.track_running_stats
+             and not is_frozen_batch_norm(m)]
     saved = [(m.momentum, m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
              for m in norms]
     dropouts = [(m, m.training) for m in model.modules() if isinstance(m, torch.nn.modules.dropout._DropoutNd)]
     was_training = model.training
+    frozen = [m for m in model.modules() if is_frozen_batch_norm(m)]
+    frozen_modes = [m.training for m in frozen]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None
     model.train()
     for dropout, _ in dropouts:
         dropout.eval()
+    for norm in frozen:
+        norm.eval()
     count = 0
     try:
         with torch.no_grad():
@@ -76,4 +85,6 @@ def recompute_batch_norm_statistics(model, batches, forward):
         model.train(was_training)
         for dropout, training in dropouts:
             dropout.train(training)
+        for norm, training in zip(frozen, frozen_modes):
+            norm.train(training)
     return count

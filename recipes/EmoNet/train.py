@@ -30,6 +30,7 @@ Both evaluation points of Table 3 (best-dev checkpoint and final epoch) are test
 Each training phase checkpoints in ``save/<phase>/``; running the same command again skips finished phases and
 resumes the interrupted one where it stopped.
 """
+import functools
 import gc
 import json
 import math
@@ -48,7 +49,13 @@ from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_o
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from prepare import emonet_declarations, prepare_aggregated, prepare_emonet  # noqa: E402
 
-from emo_lobes.inference.adapters.emonet import EXPERIMENT_FILE, build_emonet, relative_frame_lengths  # noqa: E402
+from emo_lobes.inference.adapters.emonet import (  # noqa: E402
+    EXPERIMENT_FILE,
+    build_emonet,
+    mean_segment_log_probs,
+    relative_frame_lengths,
+    split_into_segments,
+)
 from emo_lobes.data.audio import load_audio  # noqa: E402
 from emo_lobes.data.declarations import check_corpus_folders, copy_run_splits  # noqa: E402
 from emo_lobes.training.brain import EmoLobesBrain, unwrap_module  # noqa: E402
@@ -74,6 +81,7 @@ from emo_lobes.evaluation.metrics import classification_metrics, write_test_resu
 from emo_lobes.training.round_robin import ChainedBatchSampler, MultiCorpusDataset, RoundRobinBatchSampler  # noqa: E402
 from emo_lobes.training.class_weights import inverse_frequency_weights  # noqa: E402
 from emo_lobes.training.precise_bn import recompute_batch_norm_statistics  # noqa: E402
+from emo_lobes.lobes.frozen import keep_frozen_batch_norms_in_eval  # noqa: E402
 
 RECIPE = "EmoNet"
 #: File a finished run leaves for transfer runs, and the kind it declares.
@@ -100,19 +108,36 @@ class EmoNetBrain(EmoLobesBrain):
     """
 
     def compute_forward(self, batch, stage):
-        """Log mel spectrogram -> EmoNet of the batch's domain -> log probabilities."""
+        """Log mel spectrogram -> EmoNet of the batch's domain -> log probabilities.
+
+        Outside training, with ``eval_segment_duration`` set, each utterance is scored in consecutive segments of
+        at most that many seconds (Section 5.1's 5 s bound) and its log probabilities are those of the mean of its
+        segments' probabilities (:func:`split_into_segments`, :func:`mean_segment_log_probs`).
+        """
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
         wavs, wav_lens = self.hparams.augmentation.waveforms(wavs, wav_lens, stage)  # off in the paper
+        # outside training the bare model: processes score different numbers of batches, and a DDP forward
+        # would wait for the others to broadcast batch norm buffers
+        model = self.modules.model if stage == sb.Stage.TRAIN else unwrap_module(self.modules.model)
+        segment = getattr(self.hparams, "eval_segment_duration", None)
+        if stage == sb.Stage.TRAIN or not segment or model.training:  # training, or the precise-BN pass
+            return self.score_waveforms(model, wavs, wav_lens, int(batch.domain[0]), stage)
+        segments, segment_lens, owners = split_into_segments(wavs, wav_lens,
+                                                             int(round(segment * self.hparams.sample_rate)))
+        self.segments_scored = len(owners)  # for tests and logs: how many segments the last batch held
+        log_probs = self.score_waveforms(model, segments, segment_lens, int(batch.domain[0]), stage)
+        return mean_segment_log_probs(log_probs, owners, wavs.shape[0])
+
+    def score_waveforms(self, model, wavs, wav_lens, domain, stage=sb.Stage.TEST):
+        """Log probabilities ``[batch, classes]`` of padded waveforms ``wavs`` with relative lengths ``wav_lens``
+        (their features masked by ``feature_augment`` when ``stage`` is training)."""
         feats = self.modules.compute_features(wavs)
         hop = self.hparams.sample_rate * self.hparams.hop_length // 1000
         # Exact frame counts (STFT with center=True: samples // hop + 1), so padding changes nothing.
         lengths = relative_frame_lengths(wav_lens, wavs.shape[1], hop, feats.shape[1])
         feats = self.hparams.augmentation.features(feats, lengths, stage)
-        # outside training the bare model: processes score different numbers of batches, and a DDP forward
-        # would wait for the others to broadcast batch norm buffers
-        model = self.modules.model if stage == sb.Stage.TRAIN else unwrap_module(self.modules.model)
-        return model(feats, lengths, int(batch.domain[0]))
+        return model(feats, lengths, domain)
 
     def compute_objectives(self, log_probs, batch, stage):
         """Class-weighted cross-entropy (Section 4.3); records predictions and probabilities outside training."""
@@ -177,7 +202,13 @@ class EmoNetBrain(EmoLobesBrain):
         return super()._train_loader_specifics(dataset, loader_kwargs)
 
     def on_fit_batch_start(self, batch, should_step):
-        """Set this step's learning rate: level (dev plateau, round or epoch budget) with per-step decay."""
+        """Keep frozen batch norms in eval mode; set this step's learning rate: level (dev plateau, round or epoch
+        budget) with per-step decay.
+
+        SpeechBrain puts every module in train mode at each epoch's start; the batch norms of frozen parts (the
+        backbone of the head-only baseline) go back to eval mode, so their running statistics stay as pre-trained.
+        """
+        keep_frozen_batch_norms_in_eval(self.modules.model)
         rounds_per_level, levels = self.hparams.rounds_per_level, self.hparams.lr_levels
         if rounds_per_level:  # multi-domain: one round (a batch of each corpus) is one schedule step
             step = self.optimizer_step // len(self.hparams.domains)
@@ -409,7 +440,8 @@ def corpus_datasets(hparams, prep_paths, roots, domain_index, audio_cache=None, 
 
     Training takes a random ``train_chunk_duration`` chunk of longer utterances (only those frames are read
     when the file is not cached), placed by ``chunk_draws`` (a :class:`ChunkDraws`); evaluation takes the whole
-    utterance up to ``eval_max_duration`` seconds (Section 5.1).
+    utterance up to ``eval_max_duration`` seconds, which :meth:`EmoNetBrain.compute_forward` scores in segments of
+    at most ``eval_segment_duration`` seconds (Section 5.1's 5 s bound).
 
     ``roots`` maps each corpus name of the manifests to its root (one corpus, or the pooled corpora of an
     arousal/valence domain). Every item also gives ``rel_wav`` and ``corpus``, which predictions carry.
@@ -756,7 +788,8 @@ def write_experiment_info(hparams, domains, phases):
 
 
 def prepare_transfer(hparams, model, pretrained):
-    """Load the pre-trained shared model into ``model`` and freeze what ``tune`` leaves fixed."""
+    """Load the pre-trained shared model into ``model``, freeze what ``tune`` leaves fixed and, for the head-only
+    and full fine-tuning baselines, put ``baseline_lr_levels`` in place of ``lr_levels`` (in ``hparams``)."""
     tune = hparams["tune"]
     if tune not in ("adapters", "head", "all"):
         raise EmoLobesError(f"unknown tune '{tune}'", "use adapters, head or all")
@@ -770,6 +803,9 @@ def prepare_transfer(hparams, model, pretrained):
             raise EmoLobesError(f"source corpus {source} is not in the pre-trained model "
                                 f"({', '.join(pretrained['source_corpora'])})", "pass --source_corpus=<one of them>")
         load_domain_state_dict(model, pretrained["domain_states"][source], 0, exclude=("heads",))
+    if tune in ("head", "all"):  # Section 5.2.2: both baselines start at the reduced lr 0.01
+        hparams["lr_levels"] = list(hparams["baseline_lr_levels"])
+        hparams["epoch_counter"] = functools.partial(hparams["epoch_counter"], levels=hparams["lr_levels"])
     if tune == "adapters":
         freeze_shared_parameters(model)
     elif tune == "head":

@@ -1,6 +1,7 @@
 """What every corpus parser returns: records with one schema, and the problems met on the way."""
 import hashlib
 import os
+import statistics
 import unicodedata
 from collections import Counter, defaultdict
 
@@ -42,6 +43,9 @@ class ParsedCorpus:
     >>> parsed = ParsedCorpus("emodb", "/x", [rec], ["b.wav: corrupt"])
     >>> parsed.summary()["labels"], parsed.summary()["n_speakers"]
     ({'W': 1}, 1)
+    >>> rec2 = dict(rec, id="c", duration=2.5)
+    >>> {k: ParsedCorpus("emodb", "/x", [rec, rec2]).summary()["duration_s"][k] for k in ("mean", "std")}
+    {'mean': 2.0, 'std': 0.5}
     """
 
     def __init__(self, corpus, data_folder, records, problems=()):
@@ -60,8 +64,8 @@ class ParsedCorpus:
         -------
         dict
             JSON-serialisable summary (``corpus``, ``n_utterances``, ``n_speakers``, ``labels``,
-            ``emotions``, ``speakers``, ``genders``, ``duration_s``, ``sample_rates``, ``channels``,
-            ``problems``).
+            ``emotions``, ``speakers``, ``genders``, ``duration_s`` (``total``, ``min``, ``median``, ``max``,
+            ``mean``, ``std``: the population standard deviation), ``sample_rates``, ``channels``, ``problems``).
         """
         recs = self.records
         durations = sorted(r.get("duration", 0.0) for r in recs)
@@ -80,6 +84,8 @@ class ParsedCorpus:
                 "min": round(durations[0], 3) if durations else 0.0,
                 "median": round(durations[len(durations) // 2], 3) if durations else 0.0,
                 "max": round(durations[-1], 3) if durations else 0.0,
+                "mean": round(statistics.fmean(durations), 3) if durations else 0.0,
+                "std": round(statistics.pstdev(durations), 3) if durations else 0.0,
             },
             "sample_rates": count("sample_rate"),
             "channels": count("channels"),

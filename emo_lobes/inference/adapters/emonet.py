@@ -1,5 +1,6 @@
 """Inference adapter of the EmoNet recipe: waveform -> log mel spectrogram -> EmoNet of one domain -> probabilities."""
 import json
+import math
 import os
 
 import torch
@@ -42,6 +43,87 @@ def relative_frame_lengths(wav_lens, n_samples, hop_samples, n_frames):
     """
     samples = torch.round(wav_lens * n_samples).long()
     return (torch.div(samples, hop_samples, rounding_mode="floor") + 1).float() / n_frames
+
+
+def split_into_segments(wavs, wav_lens, segment_samples):
+    """Cut each padded waveform into consecutive segments of at most ``segment_samples`` samples.
+
+    An utterance of ``n`` samples gives ``k = ceil(n / segment_samples)`` segments of ``ceil(n / k)`` samples (the
+    last one up to ``k - 1`` samples shorter), so no segment is a sliver; an utterance no longer than a segment is
+    one segment, as it is.
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        ``[batch, samples]`` padded waveforms.
+    wav_lens : torch.Tensor
+        ``[batch]`` relative lengths.
+    segment_samples : int
+        The longest segment, in samples.
+
+    Returns
+    -------
+    segments : torch.Tensor
+        ``[n_segments, min(samples, segment_samples)]`` zero-padded segments, utterance by utterance, in order.
+    segment_lens : torch.Tensor
+        ``[n_segments]`` relative lengths of the segments.
+    owners : torch.Tensor
+        ``[n_segments]`` the batch index of each segment's utterance.
+
+    Example
+    -------
+    >>> wavs = torch.arange(10.0).repeat(2, 1)
+    >>> segments, lens, owners = split_into_segments(wavs, torch.tensor([1.0, 0.3]), 4)
+    >>> segments.shape, lens.tolist(), owners.tolist()
+    (torch.Size([4, 4]), [1.0, 1.0, 0.5, 0.75], [0, 0, 0, 1])
+    >>> segments[2].tolist(), segments[3].tolist()
+    ([8.0, 9.0, 0.0, 0.0], [0.0, 1.0, 2.0, 0.0])
+    >>> [round(x * 4) for x in split_into_segments(wavs[:1, :9], torch.tensor([1.0]), 4)[1].tolist()]  # 9 = 3 + 3 + 3
+    [3, 3, 3]
+    """
+    n_samples = torch.round(wav_lens * wavs.shape[1]).long().tolist()
+    width = min(wavs.shape[1], segment_samples)
+    pieces, lengths, owners = [], [], []
+    for index, length in enumerate(n_samples):
+        n_segments = max(1, math.ceil(length / segment_samples))
+        size = max(1, math.ceil(length / n_segments))
+        for start in range(0, max(length, 1), size):
+            stop = min(start + size, length)
+            pieces.append(torch.nn.functional.pad(wavs[index, start:stop], (0, width - (stop - start))))
+            lengths.append((stop - start) / width)
+            owners.append(index)
+    return (torch.stack(pieces), torch.tensor(lengths, device=wavs.device),
+            torch.tensor(owners, device=wavs.device))
+
+
+def mean_segment_log_probs(log_probs, owners, n_utterances):
+    """Log of the mean class probabilities of each utterance's segments (:func:`split_into_segments`).
+
+    Arguments
+    ---------
+    log_probs : torch.Tensor
+        ``[n_segments, classes]`` log probabilities of the segments.
+    owners : torch.Tensor
+        ``[n_segments]`` the utterance of each segment.
+    n_utterances : int
+        Utterances in the batch.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n_utterances, classes]`` log probabilities.
+
+    Example
+    -------
+    >>> log_probs = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]]).log()
+    >>> mean_segment_log_probs(log_probs, torch.tensor([0, 0, 1]), 2).exp()
+    tensor([[0.7000, 0.3000],
+            [0.2000, 0.8000]])
+    """
+    probs = log_probs.float().exp()
+    sums = torch.zeros(n_utterances, probs.shape[1], device=probs.device).index_add_(0, owners, probs)
+    counts = torch.bincount(owners, minlength=n_utterances).clamp(min=1).to(probs.dtype)
+    return (sums / counts[:, None]).log()
 
 
 def build_emonet(hparams, n_classes):
@@ -144,8 +226,23 @@ class EmoNetAdapter(RecipeAdapter):
         return {"compute_features": self.hparams["compute_features"], "model": self.model}
 
     def scores(self, wavs, wav_lens):
+        """Class probabilities, predictions and embeddings; with the run's ``eval_segment_duration`` (absent in runs
+        before issue 14: whole clips) scored in segments as the recipe's test is: the mean of the segments'
+        probabilities, and of their embeddings."""
+        segment = self.hparams.get("eval_segment_duration")
+        owners = None
+        if segment:
+            segment_samples = int(round(segment * self.hparams["sample_rate"]))
+            wavs, wav_lens, owners = split_into_segments(wavs, wav_lens, segment_samples)
+            n_utterances = int(owners.max()) + 1
         feats = self.hparams["compute_features"](wavs)
         lengths = relative_frame_lengths(wav_lens, wavs.shape[1], self.hop_samples, feats.shape[1])
         embedding = self.model.embed(feats, lengths, self.domain)
-        probabilities = self.model.heads[self.domain](embedding).exp()
+        log_probs = self.model.heads[self.domain](embedding)
+        if owners is not None:
+            log_probs = mean_segment_log_probs(log_probs, owners, n_utterances)
+            counts = torch.bincount(owners, minlength=n_utterances).clamp(min=1).to(embedding.dtype)
+            embedding = torch.zeros(n_utterances, embedding.shape[1], dtype=embedding.dtype,
+                                    device=embedding.device).index_add_(0, owners, embedding) / counts[:, None]
+        probabilities = log_probs.exp()
         return probabilities, probabilities.argmax(dim=-1), embedding
