@@ -20,6 +20,7 @@ setup(
         "numpy",
         "soundfile>=0.12",
         "scikit-learn>=1.3",
+        "tqdm",  # progress bars of long non-training steps (SpeechBrain's own dependency)
     ],
     extras_require={
         "baselines": ["opensmile>=2.5"],

@@ -17,6 +17,7 @@ from torchaudio.compliance import kaldi
 
 from emo_lobes.data.audio import load_audio
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.progress import progress
 
 #: Every feature is computed from mono audio at this rate (corpora at 44.1/48 kHz are resampled at load).
 FEATURE_SAMPLE_RATE = 16000
@@ -132,7 +133,7 @@ class FeatureCache:
 
     def get_many(self, audio_paths):
         """:meth:`get` for each path, in order (a list, since frame counts may differ)."""
-        return [self.get(path) for path in audio_paths]
+        return [self.get(path) for path in progress(audio_paths, f"[features] {self.feature_name}")]
 
 
 def _save_atomic(value, path):

@@ -25,6 +25,7 @@ from emo_lobes.data.audio import load_audio
 from emo_lobes.training.checkpoints import load_module_tensors
 from emo_lobes.data.corpora.base import AUDIO_EXTENSIONS, find_audio_files
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.progress import progress
 from emo_lobes.inference.safe_hparams import check_hparams_tags, load_hparams_safely
 from emo_lobes.training.hparams_check import hparams_keys
 
@@ -364,14 +365,15 @@ class EmotionClassifier:
             raise EmoLobesError(f"unknown on_error '{on_error}'", "use 'raise' or 'report'")
         results, failed = [], {}
         readable = []
-        for path in paths:
+        for path in progress(paths, "[classify] reading audio"):
             try:
                 readable.append((path, self.adapter.load(path)))
             except EmoLobesError as err:
                 if on_error == "raise":
                     raise
                 failed[path] = str(err)
-        for start in range(0, len(readable), self.batch_size):
+        starts = range(0, len(readable), self.batch_size)
+        for start in progress(starts, "[classify] scoring", enabled=None if len(readable) >= 200 else False):
             loaded = readable[start:start + self.batch_size]
             chunk = [path for path, _ in loaded]
             batch = PaddedBatch([{"sig": signal} for _, signal in loaded])

@@ -139,3 +139,7 @@ def _same_batch(out, original, key):
     if out.shape[0] != original.shape[0]:
         raise EmoLobesError(f"{key} returned {out.shape[0]} utterances for a batch of {original.shape[0]}",
                             "augmented utterances must replace the originals")
+
+
+#: What a Brain whose hparams hold no ``augmentation`` uses: both switches off.
+NO_AUGMENTATION = TrainingAugmentation()

@@ -42,6 +42,7 @@ class EmoLobesBrain(sb.Brain):
       the batches of all processes, so early stopping and checkpoint choice agree on every process.
     - The optimiser gets the trainable parameters only (frozen encoders, front-ends or shared models get no
       momentum, weight decay or optimiser state).
+    - :attr:`augmentation`: the hparams' training-time augmentation switches (off when absent).
     - ``max_grad_norm`` 0 (or null) turns gradient clipping off (SpeechBrain clips at 5.0 by default and would zero
       every gradient at 0); a negative value is refused in one line.
     - On CPU (gloo backend) modules are wrapped in DDP without SpeechBrain's conversion to ``SyncBatchNorm``,
@@ -76,6 +77,14 @@ class EmoLobesBrain(sb.Brain):
             # SpeechBrain 1.1 would multiply every gradient by a negative factor
             raise EmoLobesError(f"max_grad_norm is {self.max_grad_norm}",
                                 "pass --max_grad_norm=0 to turn gradient clipping off, or a positive norm")
+
+    @property
+    def augmentation(self):
+        """The hparams' :class:`~emo_lobes.training.augmentation.TrainingAugmentation` (``augmentation``), or one
+        with both switches off when the hparams hold none."""
+        from emo_lobes.training.augmentation import NO_AUGMENTATION  # speechbrain.augment loads only when used
+
+        return getattr(self.hparams, "augmentation", None) or NO_AUGMENTATION
 
     def init_optimizers(self):
         """One ``opt_class`` optimiser over the parameters that require gradients, saved with the checkpoints."""

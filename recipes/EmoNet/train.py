@@ -116,7 +116,7 @@ class EmoNetBrain(EmoLobesBrain):
         """
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
-        wavs, wav_lens = self.hparams.augmentation.waveforms(wavs, wav_lens, stage)  # off in the paper
+        wavs, wav_lens = self.augmentation.waveforms(wavs, wav_lens, stage)  # off in the paper
         # outside training the bare model: processes score different numbers of batches, and a DDP forward
         # would wait for the others to broadcast batch norm buffers
         model = self.modules.model if stage == sb.Stage.TRAIN else unwrap_module(self.modules.model)
@@ -136,7 +136,7 @@ class EmoNetBrain(EmoLobesBrain):
         hop = self.hparams.sample_rate * self.hparams.hop_length // 1000
         # Exact frame counts (STFT with center=True: samples // hop + 1), so padding changes nothing.
         lengths = relative_frame_lengths(wav_lens, wavs.shape[1], hop, feats.shape[1])
-        feats = self.hparams.augmentation.features(feats, lengths, stage)
+        feats = self.augmentation.features(feats, lengths, stage)
         return model(feats, lengths, domain)
 
     def compute_objectives(self, log_probs, batch, stage):

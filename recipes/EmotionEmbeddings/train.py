@@ -66,21 +66,21 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
         """Acoustic frames (cached frozen front-end, or the trainable one on the waveforms) -> emotion embeddings."""
         batch = batch.to(self.device)
         if self.hparams.freeze_frontend:
-            if self.hparams.augmentation.augments_waveforms:
+            if self.augmentation.augments_waveforms:
                 raise EmoLobesError("wav_augment is on, but the frozen front-end's features are cached",
                                     "pass --freeze_frontend=False to compute them per batch, or use --feature_augment")
             feats, lens = self.modules.cached_frontend(batch.wav)
             feats, lens = feats.to(self.device), lens.to(self.device)
         else:
             wavs, lens = batch.sig
-            wavs, lens = self.hparams.augmentation.waveforms(wavs, lens, stage)  # off in the paper
+            wavs, lens = self.augmentation.waveforms(wavs, lens, stage)  # off in the paper
             feats = self.modules.frontend(wavs, lens)
             frontend = unwrap_module(self.modules.frontend)
             if hasattr(frontend, "frame_lengths"):  # exact valid frames (wav2vec2's strides are not proportional)
                 lens = frontend.frame_lengths(lens, wavs.shape[1], feats.shape[1])
         if "feature_normalization" in self.modules:  # global statistics, gathered in the first epoch
             feats = self.modules.feature_normalization(feats, lens, epoch=self.hparams.epoch_counter.current)
-        feats = self.hparams.augmentation.features(feats, lens, stage)  # off in the paper
+        feats = self.augmentation.features(feats, lens, stage)  # off in the paper
         return self.modules.emotion_model(feats, lens)
 
     def compute_objectives(self, embeddings, batch, stage):

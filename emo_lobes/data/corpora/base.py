@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 
 from emo_lobes.data.audio import audio_defect, audio_info
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.progress import progress
 
 #: Fields every record has.
 REQUIRED_FIELDS = (
@@ -333,7 +334,7 @@ def parse_files(root, rel_paths, record_fields, problems, repeat="a second file 
     ['b/a.wav: a second file named a, skipped', 'c.wav: not a corpus name, skipped']
     """
     records, seen_ids = [], set()
-    for rel_path in rel_paths:
+    for rel_path in progress(rel_paths, f"[prep] reading {os.path.basename(os.path.normpath(root))}"):
         fields = record_fields(rel_path, problems)
         if fields is None:
             continue
