@@ -26,6 +26,7 @@ setup(
         "baselines": ["opensmile>=2.5"],
         "plots": ["matplotlib>=3.7", "umap-learn>=0.5"],
         "tensorboard": ["tensorboard>=2.12"],
-        "test": ["pytest>=7", "tensorboard>=2.12"],
+        "export": ["onnx", "onnxruntime"],  # tools/export.py --format onnx and its check
+        "test": ["pytest>=7", "tensorboard>=2.12", "onnx", "onnxruntime"],
     },
 )

@@ -206,7 +206,7 @@ EXPECTED = {
     "unwritable_output": r"error: cannot create output folder .*a_file/out \(Not a directory\)\. Fix: pass an output "
                          r"folder you can write to$",
     "pretrained_of_another_method": r"error: pretrained_mlee_folder=.*dominant_run is a 'dominant' experiment, not a "
-                                    r"'mlee' one\. Fix: pass the output folder of a mlee run$",
+                                    r"'mlee' one\. Fix: pass the output folder of a finished mlee run \(hparams/mlee\.yaml\)$",
     "pretrained_of_another_recipe": r"error: pretrained_mlee_folder=.*languagemtl_run holds no experiment\.json .*\. "
                                     r"Fix: train the mlee model of fold 1 first",
     "languagemtl_unknown_key": r"error: unknown hparams key --hidden_sizes for single_corpus\.yaml\. Fix: did you "

@@ -37,6 +37,9 @@ HPARAMS = "recipes/SelectiveMTL/hparams/selective_mtl.yaml"
 TINY = ["--number_of_epochs=2", "--lstm_size=8", "--lstm_layers=2", "--attention_size=8", "--attention_heads=2",
         "--dense1_size=16", "--dense2_size=8", "--max_duration=2.0", "--half_training_set=True", "--noprogressbar"]
 STEP_CHECKPOINTS = ["--ckpt_interval_minutes=0", "--ckpt_interval_steps=1"]
+#: Model selection on dev (the recipe's option; the default is the paper's no-dev protocol): the resume and torchrun
+#: checks compare dev losses epoch by epoch. (HyperPyYAML cannot override dev: none with a mapping: n_dev instead.)
+WITH_DEV = ["--corpora={iemocap: {split: {dev: next_session_speaker}}, spont: {split: {dev: null, n_dev: 2}}}"]
 LOSS_TOLERANCE = 0.02
 PROBABILITY_TOLERANCE = 0.05
 
@@ -138,7 +141,7 @@ def jobs(data_root, tmp_path_factory):
     ddp_step = subprocess.Popen([sys.executable, str(work / "ddp_step.py"), str(work / "ddp_init"), str(work)],
                                 **pipes)
 
-    common = [HPARAMS, f"--data_folder={data_root}", *TINY]
+    common = [HPARAMS, f"--data_folder={data_root}", *TINY, *WITH_DEV]
     in_order = ["--lr=0.003", "--train_dataloader_options={batch_size: 8, shuffle: False, num_workers: 0}",
                 "--valid_dataloader_options={batch_size: 64, num_workers: 0}"]
     commands = {

@@ -107,6 +107,9 @@ def outcomes(tmp_path_factory):
                                                   iemocap if recipe == "SelectiveMTL" else clean)
            for recipe in ("LanguageMTL", "EmotionEmbeddings", "SelectiveMTL")},
         "same_override_twice": (RECIPES["MLEE"] + ["--seed=1", "--seed=2"], iemocap),
+        "override_changes_a_value_s_structure": (
+            [PY, "recipes/SelectiveMTL/train.py", "recipes/SelectiveMTL/hparams/selective_mtl.yaml",
+             "--corpora={spont: {split: {dev: {speaker_fraction: 0.1}}}}"], iemocap),
         "classify_batch_size_zero": ([PY, "tools/classify.py", os.path.join(work, "no_experiment"),
                                       os.path.join(clean, "EmoDB", "wav"), "--batch_size=0",
                                       f"--output={os.path.join(out, 'classified.csv')}"], clean),
@@ -155,6 +158,8 @@ REFUSALS = {
     **{f"batch_size_not_a_number_{recipe}": r"error: --batch_size=abc is not an integer \(\w+\.yaml gives \d+\)\. Fix: "
        for recipe in ("LanguageMTL", "EmotionEmbeddings", "SelectiveMTL")},
     "same_override_twice": r"error: the command-line overrides give seed twice\. Fix: give --seed=\.\.\. once$",
+    "override_changes_a_value_s_structure": r"error: an override changes the structure of a value in "
+                                            r"selective_mtl\.yaml .*--corpora.*\. Fix: keep each value's shape",
     "classify_batch_size_zero": r"error: --batch_size 0 is below 1\. Fix: pass --batch_size 1 or more$",
     "one_class_corpus": r"error: corpus emodb is labelled neutral: it has 1 of LanguageMTL's five emotions \(neutral\)\. ",
     "class_of_one_utterance": r"error: split of emodb: .*'fear'.*\. Fix: ",

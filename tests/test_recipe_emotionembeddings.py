@@ -129,6 +129,16 @@ def test_declared_and_replaced_splits(data_root, tmp_path, train_module):
     split = json.load(open(paths["split"]))["emodb"]
     assert split["test_speakers"] == ["emodb_09"] and split["dev_speakers"] == [] and split["n"]["dev"] == 0
     assert json.load(open(paths["valid"]["emodb"])) == {}  # dev: none
+    # a LOSO split naming no dev rule is the paper's (Section III): every other speaker trains, no dev speaker
+    paper_loso = declare(corpora, data_root, ["emodb"], split={"method": "loso"})
+    paths = prepare(paper_loso, str(tmp_path / "paper_loso"), ["emodb"], fold=3)
+    split = json.load(open(paths["split"]))["emodb"]
+    assert split["test_speakers"] == ["emodb_09"] and split["dev_speakers"] == [] and split["n"]["dev"] == 0
+    assert len(split["train_speakers"]) == 9  # synthetic EmoDB's 10 speakers: all others train
+    # model selection on a dev speaker stays an option
+    with_dev = declare(corpora, data_root, ["emodb"], split={"method": "loso", "dev": "session_partner"})
+    split = json.load(open(prepare(with_dev, str(tmp_path / "loso_dev"), ["emodb"], fold=3)["split"]))["emodb"]
+    assert len(split["dev_speakers"]) == 1 and len(split["train_speakers"]) == 8
     with pytest.raises(EmoLobesError, match="emodb have a dev set but cafe have none"):
         mixed = declare(dict(corpora, cafe=dict(corpora["cafe"], split={"method": "loso", "dev": "none"})),
                         data_root, ["emodb", "cafe"])
@@ -386,3 +396,17 @@ def test_figure_two_selection_and_umap(tmp_path):
     png = str(tmp_path / "figure2.png")
     counts = plot_embeddings.main(["--run", f"Multi-corpus={tmp_path}", "--output", png])
     assert counts == {"Multi-corpus": 29} and os.path.getsize(png) > 10000
+
+
+@pytest.mark.parametrize("freeze_feature_encoder", [True, False])
+def test_fine_tuning_trains_the_conv_encoder_only_when_asked(tiny_model, tmp_path, freeze_feature_encoder):
+    overrides = {"data_folder": str(tmp_path), "ssl_source": tiny_model, "ssl_save_folder": str(tmp_path / "ssl")}
+    if not freeze_feature_encoder:
+        overrides["freeze_feature_encoder"] = False  # the paper's full fine-tuning
+    hparams = load_hparams("single_corpus_w2v2_ft.yaml", overrides)
+    assert hparams["freeze_feature_encoder"] is freeze_feature_encoder  # default: frozen (ours)
+    model = hparams["frontend"].wav2vec2.model
+    conv = [p.requires_grad for p in model.feature_extractor.parameters()]
+    transformer = [p.requires_grad for p in model.encoder.parameters()]
+    assert conv and all(transformer)
+    assert all(conv) is (not freeze_feature_encoder) and any(conv) is (not freeze_feature_encoder)

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from emo_lobes.errors import EmoLobesError
@@ -265,8 +266,12 @@ def test_results_carry_method_and_label_type(chain):
 def _best_checkpoint_file(run_folder, name):
     saves = [os.path.join(run_folder, "save", d) for d in os.listdir(os.path.join(run_folder, "save"))
              if d.startswith("CKPT")]
-    assert len(saves) == 1  # only the best-dev checkpoint is kept
-    return os.path.join(saves[0], f"{name}.ckpt")
+    assert 1 <= len(saves) <= 2  # the best-dev checkpoint (and SpeechBrain's most recent one, when it differs)
+
+    def dev_loss(save):
+        with open(os.path.join(save, "CKPT.yaml"), encoding="utf-8") as handle:
+            return float(yaml.safe_load(handle)["loss"])
+    return os.path.join(min(saves, key=dev_loss), f"{name}.ckpt")
 
 
 def test_frozen_encoders_are_bit_identical_after_fine_tuning(chain):
@@ -339,3 +344,79 @@ def test_benchmark_entry_profiles_training_batches(corpus, one_torch_thread):
     assert stats["batches"] == 3 and stats["utterances"] == 48 and stats["utterances_per_s"] > 0
     assert 0.0 <= stats["outside_model_share"] <= 1.0 and stats["feature_s"] > 0
     assert benchmark.TARGETS == {"outside_model_share": ("<=", 0.20)}
+
+
+def _initialised(hparams_name, tmp_path, **overrides):
+    """Load one MLEE hparams file (tiny model) and draw its method's initial weights; ``(hparams, seed)``."""
+    from emo_lobes.training.hparams_check import load_hparams_checked
+
+    (tmp_path / "data").mkdir(exist_ok=True)
+    values = {"data_folder": str(tmp_path / "data"), "output_folder": str(tmp_path / hparams_name / str(len(overrides))),
+              "speed_factors": [], "cnn_channels": [2, 2, 2], "lstm_size": 4, "attention_size": 4,
+              "dense_size": 4, "max_frequency": 1000, **overrides}
+    hparams = load_hparams_checked(os.path.join(RECIPE, "hparams", hparams_name), values)
+    return hparams, train.initialise_modules(hparams)
+
+
+def test_each_method_starts_from_its_own_weights_and_a_rerun_is_reproducible(tmp_path):
+    mlee, mlee_seed = _initialised("mlee.yaml", tmp_path)
+    dominant, dominant_seed = _initialised("dominant_hard.yaml", tmp_path)
+    soft, soft_seed = _initialised("dominant_soft.yaml", tmp_path)
+    pretrain, pretrain_seed = _initialised("mlee_pretrain.yaml", tmp_path)
+    assert len({mlee_seed, dominant_seed, soft_seed, pretrain_seed}) == 4
+    # the two fusion branches (MLEE, dominant) are trained from different initial weights
+    for key, value in mlee["mlee_encoder"].state_dict().items():
+        if value.is_floating_point() and value.unique().numel() > 1:  # drawn at random (not batch norm 1s, 0s)
+            assert not torch.equal(value, dominant["dominant_encoder"].state_dict()[key]), key
+    # the two-step classifier starts fresh, not from MLEE only's initial classifier
+    assert not torch.equal(mlee["classifier"].hidden.w.weight, pretrain["classifier"].hidden.w.weight)
+    # the same seed and method give the same weights again; another run seed other weights
+    again, again_seed = _initialised("mlee.yaml", tmp_path, fold=2)
+    assert again_seed == mlee_seed
+    for key, value in mlee["mlee_encoder"].state_dict().items():
+        assert torch.equal(value, again["mlee_encoder"].state_dict()[key]), key
+    other, other_seed = _initialised("mlee.yaml", tmp_path, seed=7)
+    assert other_seed != mlee_seed
+    assert not torch.equal(other["classifier"].hidden.w.weight, mlee["classifier"].hidden.w.weight)
+
+
+def test_runs_record_their_data_settings_and_initial_seed(chain):
+    _, folder, _, _ = chain
+    with open(os.path.join(folder["mlee"], "fold_1", "experiment.json"), encoding="utf-8") as handle:
+        mlee = json.load(handle)
+    with open(os.path.join(folder["mlee_fusion_hard"], "fold_1", "experiment.json"), encoding="utf-8") as handle:
+        fusion = json.load(handle)
+    assert mlee["init_seed"] == train.init_seed(int(SEED), "mlee")
+    assert set(mlee["data"]) == set(train.DATA_KEYS) and mlee["data"]["dev_rule"] == "session_partner"
+    branch_seeds = {b: fusion["pretrained"][b]["init_seed"] for b in ("mlee", "dominant")}
+    assert branch_seeds["mlee"] != branch_seeds["dominant"] != fusion["init_seed"]
+
+
+@pytest.mark.parametrize("key, value", [("dev_rule", "none"), ("seed", 7), ("training_set", "dominant"),
+                                        ("include_self_evaluations", True), ("speed_factors", [0.9, 1.1])])
+def test_two_step_runs_refuse_a_branch_trained_on_other_data(chain, key, value):
+    _, folder, _, _ = chain
+    source = os.path.join(folder["mlee"], "fold_1")
+    with open(os.path.join(source, "experiment.json"), encoding="utf-8") as handle:
+        data = dict(json.load(handle)["data"])
+    recorded = data[key]
+    data[key] = value
+    hparams = {"fold": 1, "pretrained_mlee_folder": source, "data": data}
+    with pytest.raises(EmoLobesError) as error:
+        train.load_pretrained_branch(hparams, "mlee")
+    message = str(error.value)
+    assert "\n" not in message
+    assert f"{key}={json.dumps(recorded)}" in message and f"{key}={json.dumps(value)}" in message
+
+
+@pytest.mark.parametrize("content, expected", [
+    ({"recipe": "EmoNet", "fold": 1}, "is not an MLEE run's folder: its experiment.json was not written by the MLEE"),
+    ({"recipe": "MLEE", "fold": 1}, "is not an MLEE run's folder: its experiment.json records no method"),
+    ("{not json", "experiment.json cannot be read"),
+])
+def test_a_wrong_pretrained_folder_says_what_it_is_missing(tmp_path, content, expected):
+    with open(tmp_path / "experiment.json", "w", encoding="utf-8") as handle:
+        handle.write(content if isinstance(content, str) else json.dumps(content))
+    with pytest.raises(EmoLobesError, match=expected) as error:
+        train.load_pretrained_branch({"fold": 1, "pretrained_mlee_folder": str(tmp_path)}, "mlee")
+    assert "None" not in str(error.value)

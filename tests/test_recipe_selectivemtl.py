@@ -101,14 +101,33 @@ def test_folds_are_speaker_independent_and_cover_each_corpus(data_root):
         for fold in range(1, 6):
             data = load_corpus_split(decl, fold, seed=1986)
             speaker = {r["id"]: r["speaker"] for r in data.records}
-            groups = [{speaker[u] for u in data.split[part]} for part in ("train", "dev", "test")]
-            assert all(groups) and not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
-            if corpus == "iemocap":  # leave-one-session-out: fold k tests session k
-                assert groups[2] == {f"Ses0{fold}F", f"Ses0{fold}M"} and len(groups[1]) == 1
+            train_speakers, dev, test = [{speaker[u] for u in data.split[part]} for part in ("train", "dev", "test")]
+            assert train_speakers and test and not dev and not train_speakers & test  # the paper: no dev set
+            if corpus == "iemocap":  # leave-one-session-out: fold k tests session k, the 4 others (8 speakers) train
+                assert test == {f"Ses0{fold}F", f"Ses0{fold}M"}
+                assert len(train_speakers) == 8 and {s[:5] for s in train_speakers} == {
+                    f"Ses0{k}" for k in range(1, 6) if k != fold}
+            else:
+                assert train_speakers | test == set(speaker.values())
             tested += data.split["test"]
         assert sorted(tested) == sorted(speaker)  # every utterance is tested exactly once
     with pytest.raises(EmoLobesError, match="fold 6"):
         load_corpus_split(decls["spont"], 6)
+
+
+def test_model_selection_on_a_dev_speaker_is_an_option(data_root):
+    dev_rules = {"iemocap": {"split": {"method": "loso_session", "dev": "next_session_speaker"}},
+                 "spont": {"split": {"method": "speaker_kfold", "k": 5, "dev": {"speaker_fraction": 0.1}}}}
+    decls, _ = declarations(data_root, **dev_rules)
+    for corpus, decl in decls.items():
+        data = load_corpus_split(decl, 1, seed=1986)
+        speaker = {r["id"]: r["speaker"] for r in data.records}
+        train_speakers, dev, test = [{speaker[u] for u in data.split[part]} for part in ("train", "dev", "test")]
+        assert dev and not (train_speakers & dev or dev & test or train_speakers & test)
+        if corpus == "iemocap":
+            assert len(dev) == 1 and len(train_speakers) == 7
+    for defaults in (prepare.PAPER_DEFAULTS["iemocap"], prepare.OTHER_CORPUS_DEFAULTS):
+        assert defaults["split"]["dev"] == "none"  # the paper's protocol for corpora a run names undeclared
 
 
 def test_style_comes_from_the_declaration_or_the_records(data_root, tmp_path):
@@ -423,3 +442,42 @@ def test_recipe_doctests_and_mtl_without_style_loss_fails_in_one_line(data_root,
     assert bad.returncode != 0 and bad.stderr.strip().splitlines()[-1].startswith("error: ser_weight 1.0")
     output, _ = doctests.communicate(timeout=300)
     assert doctests.returncode == 0, output[-3000:]
+
+
+def _numpy_logfbank(signal, sample_rate=16000, n_filters=40, n_fft=512, preemph=0.97):
+    """python_speech_features' logfbank written out directly in numpy (its default settings), for one signal."""
+    emphasized = np.append(signal[0], signal[1:] - preemph * signal[:-1])
+    frame_length, frame_step = 400, 160
+    n_frames = 1 + int(np.ceil((len(signal) - frame_length) / frame_step))
+    emphasized = np.concatenate([emphasized, np.zeros((n_frames - 1) * frame_step + frame_length - len(signal))])
+    frames = np.stack([emphasized[i * frame_step: i * frame_step + frame_length] for i in range(n_frames)])
+    power = np.abs(np.fft.rfft(frames, n_fft)) ** 2 / n_fft
+    mel = np.linspace(0, 2595 * np.log10(1 + (sample_rate / 2) / 700), n_filters + 2)
+    bins = np.floor((n_fft + 1) * 700 * (10 ** (mel / 2595) - 1) / sample_rate)
+    bank = np.zeros((n_filters, n_fft // 2 + 1))
+    for j in range(n_filters):
+        for i in range(int(bins[j]), int(bins[j + 1])):
+            bank[j, i] = (i - bins[j]) / (bins[j + 1] - bins[j])
+        for i in range(int(bins[j + 1]), int(bins[j + 2])):
+            bank[j, i] = (bins[j + 2] - i) / (bins[j + 2] - bins[j + 1])
+    energies = power @ bank.T
+    return np.log(np.where(energies == 0, np.finfo(float).eps, energies))
+
+
+def test_paper_front_end_is_python_speech_features_logfbank():
+    from emo_lobes.features.pysf_logfbank import PysfLogFbank
+
+    rng = np.random.default_rng(0)
+    signal = rng.standard_normal(4000).astype(np.float32) * 0.1  # 0.25 s
+    frontend = PysfLogFbank(16000, n_filters=40)
+    ours = frontend(torch.from_numpy(signal)[None]).double()[0].numpy()
+    assert ours.shape == (1 + int(np.ceil((4000 - 400) / 160)), 40)
+    assert np.allclose(ours, _numpy_logfbank(signal.astype(np.float64)), atol=1e-3)
+    # pre-emphasis and the natural log are applied: without them the numbers differ
+    assert not np.allclose(ours, _numpy_logfbank(signal.astype(np.float64), preemph=0.0), atol=1e-2)
+    assert np.allclose(np.exp(ours), np.exp(_numpy_logfbank(signal.astype(np.float64))), rtol=1e-3)
+    # the paper's 7.5 s input, a batch
+    assert frontend(torch.zeros(2, 120000)).shape == (2, 749, 40)
+    hparams = load_hyperpyyaml(open(os.path.join(RECIPE, "hparams", "selective_mtl.yaml")),
+                               {"data_folder": "unused", "paper_features": True})
+    assert isinstance(hparams["paper_compute_features"], PysfLogFbank) and hparams["n_mels"] == 40

@@ -80,7 +80,7 @@ def run_split_baseline(name, declaration, output_folder, fold=1, cache_dir=None,
     >>> decl = declare_corpora({"urdu": {"split": {"method": "speaker_kfold", "k": 3}}}, folder, ["urdu"])["urdu"]
     >>> result = run_split_baseline("egemaps_svm", decl, os.path.join(root, "out"))
     >>> result["n"] > 0, sorted(os.listdir(os.path.join(root, "out")))
-    (True, ['splits', 'test_results.json'])
+    (True, ['confusion.png', 'splits', 'test_results.json'])
     """
     spec = baseline_spec(name)
     data = load_corpus_split(declaration, fold=fold, seed=seed)

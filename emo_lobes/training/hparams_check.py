@@ -262,7 +262,17 @@ def load_hparams_checked(hparams_file, overrides=None, output_keys=("output_fold
     if missing:
         raise EmoLobesError(f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set (!PLACEHOLDER in "
                             f"{name})", "pass " + " ".join(f"--{key}=..." for key in missing))
-    resolved = _read_yaml_document(resolve_references(text, overrides).getvalue(), name)
+    try:
+        resolved_text = resolve_references(text, overrides).getvalue()
+    except ValueError as err:
+        if "structure of the overrides" not in str(err):
+            raise
+        keys = ", ".join(f"--{key}" for key in sorted(override_keys(overrides)) if key in hparams_keys(text))
+        raise EmoLobesError(f"an override changes the structure of a value in {name} (a plain value given a "
+                            f"mapping or list, or the other way round; overrides: {keys})",
+                            "keep each value's shape (e.g. dev: null, n_dev: 2 for a dev: none), or edit a copy "
+                            "of the yaml") from None
+    resolved = _read_yaml_document(resolved_text, name)
     resolved = resolved if isinstance(resolved, dict) else {}
     for key in output_keys:
         if isinstance(resolved.get(key), str):

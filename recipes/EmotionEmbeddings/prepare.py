@@ -31,6 +31,8 @@ from emo_lobes.errors import EmoLobesError, cli_errors
 MANIFEST_FIELDS = ["corpus", "utt_id", "target", "label", "emotion", "speaker", "duration", "source_id"]
 #: Separator between a copy's source id and its copy number.
 COPY_MARK = "#copy"
+#: The dev rule of a LOSO split that names none (Section III: one speaker tests, the rest train; no dev).
+LOSO_DEV = "none"
 #: Manifest name of each partition of a split.
 MANIFEST_OF_PART = {"train": "train", "dev": "valid", "test": "test"}
 
@@ -41,6 +43,9 @@ def run_declarations(corpora, data_folder, train_corpora, eval_corpora=None, spl
     A single-corpus run (one training corpus) may take the corpus root as ``data_folder`` and replace that
     corpus's split by a split file (``--split_file``) or by another split declaration (``--split``, put in
     place of the declared one, not merged into it: Table II's LOSO row is ``{method: loso, dev: none}``).
+    A LOSO split without a ``dev`` rule gets ``dev: none`` (Section III: "we use one speaker for evaluation and
+    the rest for training the model"): the paper holds no dev speaker out of its LOSO folds. Model selection on
+    a dev speaker (not in the paper) is the option ``dev: session_partner`` (or ``next``, ``{speakers: [...]}``).
 
     Arguments
     ---------
@@ -70,6 +75,8 @@ def run_declarations(corpora, data_folder, train_corpora, eval_corpora=None, spl
     ...                          split={"method": "loso", "dev": "none"})
     >>> [(d.name, d.label_key, d.split) for d in decls.values()]
     [('emodb', 'emotion', {'method': 'loso', 'dev': 'none'}), ('cafe', 'label', {})]
+    >>> run_declarations({}, root, ["emodb"], split={"method": "loso"})["emodb"].split  # the paper's LOSO: no dev
+    {'method': 'loso', 'dev': 'none'}
     >>> run_declarations({}, os.path.join(root, "EmoDB"), ["emodb"])["emodb"].folder == os.path.join(root, "EmoDB")
     True
     """
@@ -90,6 +97,10 @@ def run_declarations(corpora, data_folder, train_corpora, eval_corpora=None, spl
             raise EmoLobesError(f"--split is for single-corpus runs, but this run trains on {', '.join(train)}",
                                 "give each corpus its split in corpora.<name>.split")
         corpora[train[0]] = dict(corpora.get(train[0]) or {}, split=split)
+    for name, spec in corpora.items():  # the paper's LOSO: all other speakers train, no dev speaker
+        declared = dict(spec.get("split") or {})
+        if declared.get("method") == "loso" and "dev" not in declared:
+            corpora[name] = dict(spec, split=dict(declared, dev=LOSO_DEV))
     used = train + [name for name in evals if name not in train]
     declarations = declare_corpora(corpora, data_folder, names=used)
     if len(train) == 1 or split_file:  # a single training corpus: the corpus root may be data_folder

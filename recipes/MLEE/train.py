@@ -13,6 +13,7 @@ split). Without a dev set (``split.dev: none``) it trains ``number_of_epochs`` a
 writes ``test_results.json`` (predictions with ``id``, ``wav``, ``corpus``; the split info) and
 ``splits/<corpus>.json``.
 """
+import hashlib
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ import torch
 from speechbrain.augment.time_domain import SpeedPerturb
 from speechbrain.processing.features import InputNormalization
 from speechbrain.utils.distributed import ddp_init_group, if_main_process, run_on_main
+from speechbrain.utils.seed import seed_everything
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(os.path.dirname(RECIPE_DIR)))
@@ -53,6 +55,10 @@ EXPERIMENT_FILE = "experiment.json"
 #: hparams that must match between a pre-trained encoder and the run that loads it (features and encoder).
 ENCODER_KEYS = ("sample_rate", "win_length", "hop_length", "n_fft", "max_frequency",
                 "cnn_channels", "cnn_kernels", "cnn_strides", "lstm_size", "attention_size")
+#: What decides the data a pre-trained branch saw: each must match the run that loads it, or the fine-tuning
+#: run's dev (or test) speaker may have been in the branch's training data (``data`` in ``experiment.json``).
+DATA_KEYS = ("seed", "training_set", "include_self_evaluations", "speed_factors", "improvised_only",
+             "dev_rule", "split")
 
 
 class MLEEBrain(EmoLobesBrain):
@@ -167,6 +173,7 @@ class MLEEBrain(EmoLobesBrain):
         extra = {
             "recipe": "MLEE", "method": self.hparams.method, "label_type": describe_label(self.hparams),
             "training_set": self.hparams.training_set, "fold": self.hparams.fold, "seed": self.hparams.seed,
+            "init_seed": self.hparams.init_seed,
             "test_loss": float(stage_loss), "corpus": next(iter(self.split_info)),
             "split": self.split_info, "tested_checkpoint": "best_dev" if self.has_dev else "last_epoch",
         }
@@ -329,17 +336,33 @@ def load_pretrained_branch(hparams, branch):
     """
     key, kind = f"pretrained_{branch}_folder", BRANCH_SOURCES[branch]
     folder = experiment_folder(hparams.get(key), hparams["fold"], key, kind)
-    with open(os.path.join(folder, EXPERIMENT_FILE), encoding="utf-8") as info_file:
-        info = json.load(info_file)
-    if info.get("method") != kind:
-        what = f"a '{info['method']}' experiment" if info.get("method") else "not an MLEE experiment (no method recorded)"
-        raise EmoLobesError(f"{key}={folder} is {what}, not a '{kind}' one", f"pass the output folder of a {kind} run")
+    info_path = os.path.join(folder, EXPERIMENT_FILE)
+    fix = f"pass the output folder of a finished {kind} run (hparams/{'mlee.yaml' if kind == 'mlee' else 'dominant_hard.yaml'})"
+    try:
+        with open(info_path, encoding="utf-8") as info_file:
+            info = json.load(info_file)
+    except (OSError, ValueError) as error:
+        raise EmoLobesError(f"{key}={folder}: {EXPERIMENT_FILE} cannot be read ({error})", fix) from None
+    if not isinstance(info, dict) or info.get("recipe") != "MLEE" or not info.get("method"):
+        what = ("records no method" if isinstance(info, dict) and info.get("recipe") == "MLEE"
+                else "was not written by the MLEE recipe (no recipe: MLEE, no method)")
+        raise EmoLobesError(f"{key}={folder} is not an MLEE run's folder: its {EXPERIMENT_FILE} {what}", fix)
+    if info["method"] != kind:
+        raise EmoLobesError(f"{key}={folder} is a '{info['method']}' experiment, not a '{kind}' one", fix)
     if info.get("fold") != hparams["fold"]:
         raise EmoLobesError(
             f"{key}={folder} was trained on fold {info.get('fold')}, this run is fold {hparams['fold']} "
             "(its test speaker would be in the pre-training data)", f"pass the {kind} run of fold {hparams['fold']}")
     if not info.get("finished"):
         raise EmoLobesError(f"the {kind} run in {folder} has not finished", "run it to the end (test_results.json)")
+    if "data" in hparams:  # what the branch saw: the run's data settings (``data_settings``)
+        recorded = info.get("data") or {}
+        for data_key in DATA_KEYS:
+            if recorded.get(data_key) != hparams["data"][data_key]:
+                raise EmoLobesError(
+                    f"{key}={folder} was trained with {data_key}={json.dumps(recorded.get(data_key))}, this run "
+                    f"has {data_key}={json.dumps(hparams['data'][data_key])} (its dev or test speaker could be in "
+                    "the pre-training data)", f"pass the {kind} run trained with this run's {data_key}")
     different = [k for k in ENCODER_KEYS if info.get("encoder", {}).get(k) != hparams[k]]
     if different:
         raise EmoLobesError(
@@ -359,7 +382,86 @@ def load_pretrained_branch(hparams, branch):
     if checkpoint is None:
         raise EmoLobesError(f"no checkpoint in {save}", f"re-run the {kind} experiment of fold {hparams['fold']}")
     return {"folder": os.path.abspath(folder), "checkpoint": str(checkpoint.path),
-            "training_set": info.get("training_set"), "label_type": info.get("label_type")}
+            "training_set": info.get("training_set"), "label_type": info.get("label_type"),
+            "init_seed": info.get("init_seed"), "test_speakers": info.get("test_speakers"),
+            "dev_speakers": info.get("dev_speakers")}
+
+
+def check_pretrained_speakers(pretrained, split):
+    """Refuse a pre-trained branch whose prepared fold had other dev or test speakers than this run's."""
+    for branch, source in pretrained.items():
+        for part in ("test_speakers", "dev_speakers"):
+            if sorted(source.get(part) or []) != sorted(split[part]):
+                raise EmoLobesError(
+                    f"the pre-trained {branch} run in {source['folder']} had {part}={source.get(part)}, this run "
+                    f"has {part}={split[part]}", f"pass the {branch} run of this run's split")
+
+
+def data_settings(hparams, declaration):
+    """The settings that decide what a run trained on (:data:`DATA_KEYS`), recorded and compared by two-step runs.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace
+    >>> hp = {"seed": 1, "training_set": "all", "include_self_evaluations": False, "speed_factors": [0.9],
+    ...       "improvised_only": True}
+    >>> data_settings(hp, SimpleNamespace(split={"method": "loso", "dev": "session_partner"}))["dev_rule"]
+    'session_partner'
+    """
+    settings = {k: hparams[k] for k in DATA_KEYS if k not in ("dev_rule", "split")}
+    settings["speed_factors"] = [float(f) for f in settings["speed_factors"]]
+    settings["split"] = json.loads(json.dumps(declaration.split))
+    settings["dev_rule"] = declaration.split.get("dev")
+    return settings
+
+
+def init_name(hparams):
+    """The name a run's initial weights are drawn under: the method, with the label type where it has one.
+
+    Example
+    -------
+    >>> init_name({"method": "mlee", "label_type": "hard"}), init_name({"method": "dominant", "label_type": "soft"})
+    ('mlee', 'dominant_soft')
+    """
+    return "mlee" if hparams["method"] == "mlee" else f"{hparams['method']}_{hparams['label_type']}"
+
+
+def init_seed(seed, name):
+    """The seed of a method's initial weights and training randomness, from the run seed and the method's name.
+
+    Every method (so every pre-trained branch, and the new classifier of a two-step run) starts from weights
+    of its own, reproducibly: the same ``(seed, name)`` always gives the same seed.
+
+    Example
+    -------
+    >>> init_seed(1986, "mlee") == init_seed(1986, "mlee"), init_seed(1986, "mlee") == init_seed(1986, "dominant_hard")
+    (True, False)
+    """
+    digest = hashlib.sha256(f"{seed}:{name}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % (2 ** 31 - 1)
+
+
+def initialise_modules(hparams):
+    """Re-seed with :func:`init_seed` and draw fresh initial weights for every trainable module.
+
+    The hparams file built all modules under the one run seed, in the same order for every method; this
+    re-draws them (``reset_parameters`` of each submodule, in module order) under the method's own seed.
+    Frozen branches are left alone (their weights are loaded from the pre-trained run).
+
+    Returns
+    -------
+    int
+        The seed used (recorded in ``experiment.json`` and ``test_results.json``).
+    """
+    seed = init_seed(hparams["seed"], init_name(hparams))
+    seed_everything(seed)
+    for name, module in hparams["modules"].items():
+        if isinstance(module, Frozen):
+            continue
+        for submodule in module.modules():
+            if hasattr(submodule, "reset_parameters"):
+                submodule.reset_parameters()
+    return seed
 
 
 def write_experiment_info(hparams, split, pretrained, finished=False, results=None):
@@ -368,7 +470,8 @@ def write_experiment_info(hparams, split, pretrained, finished=False, results=No
         "recipe": "MLEE", "method": hparams["method"], "label_type": describe_label(hparams),
         "training_set": hparams["training_set"], "fold": hparams["fold"], "seed": hparams["seed"],
         "test_speakers": split["test_speakers"], "dev_speakers": split["dev_speakers"],
-        "encoder": {k: hparams[k] for k in ENCODER_KEYS}, "pretrained": pretrained, "finished": finished,
+        "encoder": {k: hparams[k] for k in ENCODER_KEYS}, "data": hparams["data"], "init_seed": hparams["init_seed"],
+        "pretrained": pretrained, "finished": finished,
     }
     if results is not None:
         info.update(wa=results["wa"], ua=results["ua"])
@@ -385,16 +488,19 @@ if __name__ == "__main__":
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides)
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
+    options = prepare_options(hparams)
+    hparams["data"] = data_settings(hparams, options["declaration"])
+    hparams["init_seed"] = initialise_modules(hparams)  # this method's own initial weights
     # two-step methods: load (and check) the frozen encoders first, so a wrong folder fails before data prep
     pretrained = {branch: load_pretrained_branch(hparams, branch) for branch in hparams["frozen_branches"]}
 
-    options = prepare_options(hparams)
     run_on_main(prepare_mlee, kwargs=options)
     split_path = os.path.join(hparams["prep_folder"], "split.json")
     if not os.path.isfile(split_path):
         raise EmoLobesError(f"no prepared fold in {hparams['prep_folder']}", "run once without --skip_prep=True")
     with open(split_path, encoding="utf-8") as split_file:
         split = json.load(split_file)
+    check_pretrained_speakers(pretrained, split)
 
     datasets = dataio_prep(hparams, options["declaration"].folder)
     brain = MLEEBrain(

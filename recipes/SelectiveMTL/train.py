@@ -116,8 +116,10 @@ class SelectiveMTLBrain(EmoLobesBrain):
         """Emotion logits and, with the style task, style logits."""
         batch = batch.to(self.device)
         wavs, lens = batch.sig
-        feats = self.modules.compute_features(wavs)
-        feats = self.modules.mean_var_norm(feats, lens)
+        if self.hparams.paper_features:  # Section 4.1: logfbank of the zero-padded 7.5 s, no normalisation
+            feats, lens = self.modules.compute_features(wavs), torch.ones_like(lens)
+        else:
+            feats = self.modules.mean_var_norm(self.modules.compute_features(wavs), lens)
         shared = self.modules.encoder(feats, lens)
         style_logits = self.modules.style_head(shared) if self.hparams.style_task else None
         return self.modules.emotion_head(shared), style_logits
@@ -251,7 +253,10 @@ def dataio_prep(hparams, declarations):
     def audio_pipeline(wav, file_rate):
         # Section 4.1: only the first 7.5 s (read no more than that); shorter ones are padded per batch, masked.
         stop = int(math.ceil(hparams["max_duration"] * file_rate))
-        return load_audio(wav, sample_rate=hparams["sample_rate"], stop=stop)[:max_samples]
+        sig = load_audio(wav, sample_rate=hparams["sample_rate"], stop=stop)[:max_samples]
+        if hparams["paper_features"]:  # the paper zero-pads every utterance to 7.5 s
+            sig = torch.nn.functional.pad(sig, (0, max_samples - sig.shape[0]))
+        return sig
 
     emotion_encoder = sb.dataio.encoder.CategoricalEncoder()
     emotion_encoder.update_from_iterable(hparams["emotions"])
@@ -288,6 +293,8 @@ if __name__ == "__main__":
     hparams = load_hparams_checked(hparams_file, overrides)
     lock_output_folder(hparams["output_folder"])  # a second run on this folder is refused in one line
     check_options(hparams)
+    if hparams["paper_features"]:  # the paper's front-end in place of SpeechBrain's Fbank
+        hparams["modules"]["compute_features"] = hparams["paper_compute_features"]
 
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"], hyperparams_to_save=hparams_file, overrides=overrides

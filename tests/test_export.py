@@ -1,0 +1,120 @@
+"""Export: tiny MLEE, SelectiveMTL and EmoNet model folders, exported to TorchScript and ONNX, give PyTorch's numbers.
+
+Each exported file runs (``torch.jit.load``, ``onnxruntime``) on a padded batch of three synthetic IEMOCAP files of
+different lengths (another batch size and length than the trace's example) and must give ``exp(out_prob)`` of
+``EmotionClassifier.classify_batch`` within 1e-4, for the batch and for one file alone; a frozen-front-end
+EmotionEmbeddings model is refused in one line, and so is an EmoNet model that scores clips in segments.
+"""
+import glob
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from emo_lobes.data.audio import load_audio
+from emo_lobes.data.synthetic import write_corpus
+from emo_lobes.errors import EmoLobesError
+from emo_lobes.inference.classifier import EmotionClassifier
+from emo_lobes.inference.export import export_model, export_refusal, load_exported
+
+pytest.importorskip("onnxruntime")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=ROOT)
+MLEE_TINY = ["--speed_factors=[]", "--num_workers=0", "--cnn_channels=[2,2,2]", "--lstm_size=4", "--attention_size=4",
+             "--dense_size=4", "--max_frequency=1000", "--number_of_epochs=1", "--noprogressbar"]
+SELECTIVEMTL_TINY = ["--corpus=iemocap", "--number_of_epochs=1", "--lstm_size=8", "--lstm_layers=2",
+                     "--attention_size=8", "--attention_heads=2", "--dense1_size=16", "--dense2_size=8",
+                     "--max_duration=2.0", "--batch_size=64"]
+# EmoNet scoring whole clips (eval_segment_duration: null): the shipped 5 s segmenting is refused
+EMONET_TINY = ["--max_epochs=1", "--patience=1", "--stem_channels=4", "--stack_channels=[8, 8, 16]",
+               "--attention_size=8", "--head_hidden_size=8", "--batch_size=16", "--eval_batch_size=32",
+               "--default_split={k: 4}", "--noprogressbar", "--eval_segment_duration=null"]
+
+
+@pytest.fixture(scope="module")
+def model_folders(tmp_path_factory):
+    """``<output_folder>/model`` of finished tiny MLEE, SelectiveMTL and EmoNet runs (trained at the same time), and
+    the synthetic IEMOCAP of the first two."""
+    root = tmp_path_factory.mktemp("export")
+    data = root / "data"
+    iemocap = write_corpus("iemocap", str(data), seed=0)
+    urdu = write_corpus("urdu", str(data), seed=0)
+    commands = {
+        "MLEE": ["recipes/MLEE/train.py", "recipes/MLEE/hparams/mlee.yaml", f"--data_folder={iemocap}", *MLEE_TINY],
+        "SelectiveMTL": ["recipes/SelectiveMTL/train.py", "recipes/SelectiveMTL/hparams/baseline.yaml",
+                         f"--data_folder={data}", *SELECTIVEMTL_TINY],
+        "EmoNet": ["recipes/EmoNet/train.py", "recipes/EmoNet/hparams/scratch.yaml", f"--data_folder={urdu}",
+                   *EMONET_TINY],
+    }
+    runs = {name: subprocess.Popen([sys.executable, *command, f"--output_folder={root / name}"], cwd=ROOT, env=ENV,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for name, command in commands.items()}
+    for name, run in runs.items():
+        output = run.communicate()[0]
+        assert run.returncode == 0, output[-3000:]
+    return {name: root / name / "model" for name in commands}, iemocap
+
+
+def padded_test_batch(data_folder, count=3):
+    """``count`` synthetic files of different lengths at 16 kHz, zero-padded, and their relative lengths."""
+    by_length = {}
+    for path in sorted(glob.glob(os.path.join(data_folder, "**", "*.wav"), recursive=True)):
+        wav = load_audio(path, 16000)
+        by_length.setdefault(len(wav), wav)
+        if len(by_length) == count:
+            break
+    wavs = list(by_length.values())
+    lengths = torch.tensor([len(w) for w in wavs], dtype=torch.float32)
+    assert len(set(lengths.tolist())) == count
+    return torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True), lengths / lengths.max()
+
+
+@pytest.mark.parametrize("recipe", ["MLEE", "SelectiveMTL", "EmoNet"])
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_exported_model_gives_the_pytorch_probabilities_on_a_padded_batch(model_folders, tmp_path, recipe, fmt):
+    folders, data_folder = model_folders
+    output = str(tmp_path / f"{recipe}.{fmt}")
+    path, worst = export_model(str(folders[recipe]), fmt, output)
+    assert path == output and os.path.getsize(output) > 0 and worst <= 1e-4
+    wavs, wav_lens = padded_test_batch(data_folder)
+    classifier = EmotionClassifier.from_hparams(source=str(folders[recipe]))
+    expected = classifier.classify_batch(wavs, wav_lens)[0].exp()
+    with torch.no_grad():
+        exported = load_exported(output, fmt)(wavs, wav_lens)
+    assert exported.shape == expected.shape == (3, len(classifier.labels))
+    assert torch.allclose(exported, expected, atol=1e-4, rtol=0), (exported - expected).abs().max()
+    # the probabilities of each file are those of the file alone, not of the padded batch's length
+    first = int(round(float(wav_lens[1]) * wavs.shape[1]))
+    with torch.no_grad():
+        alone = load_exported(output, fmt)(wavs[1:2, :first], torch.ones(1))
+    assert torch.allclose(alone[0], expected[1], atol=1e-4, rtol=0)
+
+
+def test_export_command_writes_beside_the_model_and_refuses_a_per_utterance_front_end(model_folders, tmp_path):
+    folders, _ = model_folders
+    proc = subprocess.run([sys.executable, "tools/export.py", str(folders["MLEE"]), "--format", "torchscript"],
+                          cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "[export] torchscript model written to" in proc.stdout
+    assert os.path.isfile(folders["MLEE"] / "model.pt")
+    # a frozen log-mel EmotionEmbeddings model: its front-end runs per utterance in Python, refused in one line
+    from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
+    from emo_lobes.inference.packaging import write_model_package
+
+    package = write_model_package(_toy_experiment(str(tmp_path)))
+    proc = subprocess.run([sys.executable, "tools/export.py", package, "--format", "onnx",
+                           "--output", str(tmp_path / "ee.onnx")], cwd=ROOT, env=ENV, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr[-2000:]
+    assert proc.stderr.startswith("error: EmotionEmbeddings models cannot be exported: its frozen front-end runs on "
+                                  "each utterance alone")
+    assert not os.path.exists(tmp_path / "ee.onnx")
+    # EmoNet as shipped (eval_segment_duration: 5 s) segments each clip in a Python loop: refused
+    emonet = EmotionClassifier.from_hparams(source=str(folders["EmoNet"]))
+    emonet.adapter.hparams["eval_segment_duration"] = 5.0
+    assert export_refusal(emonet.adapter).startswith("EmoNet models cannot be exported: it scores each clip as the "
+                                                     "mean of eval_segment_duration segments")
+    with pytest.raises(EmoLobesError, match="unknown export format 'tflite'"):
+        export_model(package, "tflite", str(tmp_path / "x"))
