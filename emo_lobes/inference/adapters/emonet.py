@@ -119,11 +119,18 @@ def mean_segment_log_probs(log_probs, owners, n_utterances):
     >>> mean_segment_log_probs(log_probs, torch.tensor([0, 0, 1]), 2).exp()
     tensor([[0.7000, 0.3000],
             [0.2000, 0.8000]])
+    >>> mean_segment_log_probs(torch.tensor([[0.0, -200.0]]), torch.tensor([0]), 1)   # no underflow to -inf
+    tensor([[   0., -200.]])
     """
-    probs = log_probs.float().exp()
-    sums = torch.zeros(n_utterances, probs.shape[1], device=probs.device).index_add_(0, owners, probs)
-    counts = torch.bincount(owners, minlength=n_utterances).clamp(min=1).to(probs.dtype)
-    return (sums / counts[:, None]).log()
+    # in log space (log-sum-exp per utterance): exp() of a very confident model's log probabilities underflows to 0,
+    # whose log is -inf and whose loss is not finite
+    log_probs = log_probs.float()
+    out = torch.full((n_utterances, log_probs.shape[1]), float("-inf"), device=log_probs.device)
+    for utterance in range(n_utterances):
+        mine = log_probs[owners == utterance]
+        if len(mine):
+            out[utterance] = torch.logsumexp(mine, dim=0) - math.log(len(mine))
+    return out
 
 
 def build_emonet(hparams, n_classes):
