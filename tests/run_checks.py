@@ -1,9 +1,11 @@
-"""What the dependable-run tests share: data-folder hashes, and checkpoint folders read while a run writes them."""
+"""What the recipe tests share: data-folder hashes, checkpoint folders read while a run writes them, in-process runs."""
 import glob
 import hashlib
 import os
 import re
+import runpy
 import signal
+import sys
 import time
 
 import yaml
@@ -125,3 +127,13 @@ def assert_refused_in_one_line(outcome, expected):
     last_line = stderr.strip().splitlines()[-1]
     assert re.match(expected, last_line), last_line
     assert unchanged  # nothing written under the data folder
+
+
+def run_train_in_process(recipe_folder, hparams_name, *args):
+    """Run a recipe's train.py in this process (imports are shared, so each run costs only its training)."""
+    argv = sys.argv
+    sys.argv = ["train.py", os.path.join(recipe_folder, "hparams", hparams_name), *args]
+    try:
+        runpy.run_path(os.path.join(recipe_folder, "train.py"), run_name="__main__")
+    finally:
+        sys.argv = argv

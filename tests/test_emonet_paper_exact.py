@@ -3,7 +3,6 @@ baselines' lr 0.01 (Section 5.2.2) and evaluation in segments of at most 5 s (Se
 import functools
 import glob
 import os
-import runpy
 import sys
 
 import pytest
@@ -16,6 +15,7 @@ from emo_lobes.data.synthetic import write_corpus
 from emo_lobes.errors import EmoLobesError
 from emo_lobes.training.brain import EmoLobesBrain
 from emo_lobes.training.lr_levels import PlateauLevelsEpochCounter
+from run_checks import run_train_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -40,12 +40,8 @@ def top_level_values(path, *keys):
 
 
 def run_train(hparams_name, *args):
-    argv = sys.argv
-    sys.argv = ["train.py", os.path.join(RECIPE, "hparams", hparams_name), *args]
-    try:
-        runpy.run_path(os.path.join(RECIPE, "train.py"), run_name="__main__")
-    finally:
-        sys.argv = argv
+    """Run EmoNet's train.py in this process."""
+    run_train_in_process(RECIPE, hparams_name, *args)
 
 
 @pytest.fixture(scope="module")

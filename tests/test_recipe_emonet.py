@@ -4,7 +4,6 @@ import doctest
 import glob
 import json
 import os
-import runpy
 import sys
 
 import numpy as np
@@ -19,6 +18,7 @@ from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.data.manifest import load_manifest
 from emo_lobes.data.splits import read_split_file
 from emo_lobes.data.synthetic import write_corpus
+from run_checks import run_train_in_process
 from split_checks import run_on_split_file, tested_wavs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,13 +40,8 @@ prepare, train = load_recipe_modules("EmoNet", "prepare", "train")
 
 
 def run_train(hparams_name, *args):
-    """Run train.py in this process (imports are shared, so each run costs only its training)."""
-    argv = sys.argv
-    sys.argv = ["train.py", os.path.join(RECIPE, "hparams", hparams_name), *args]
-    try:
-        runpy.run_path(os.path.join(RECIPE, "train.py"), run_name="__main__")
-    finally:
-        sys.argv = argv
+    """Run EmoNet's train.py in this process."""
+    run_train_in_process(RECIPE, hparams_name, *args)
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,20 @@ def _build_adapter(text, hparams_path, recipe, save_folder, labels):
     return ADAPTERS[recipe](hparams, labels), hparams["checkpointer"]
 
 
+def checkpoint_modules(checkpointer):
+    """``{name: module}`` of the checkpointer's recoverables that are torch modules: what inference loads."""
+    return {name: obj for name, obj in checkpointer.recoverables.items() if isinstance(obj, torch.nn.Module)}
+
+
+def tested_checkpoint(checkpointer, adapter):
+    """The checkpoint the recipe tested: the adapter's best one (``best_checkpoint``) holding every module."""
+    modules = checkpoint_modules(checkpointer)
+    for checkpoint in checkpointer.find_checkpoints(**adapter.best_checkpoint):
+        if all(name in checkpoint.paramfiles for name in modules):
+            return checkpoint
+    raise EmoLobesError(f"no complete checkpoint in {checkpointer.checkpoints_dir}",
+                        "train the experiment until it writes its best-dev checkpoint")
+
 def experiment_parts(folder, recipe=None):
     """``(adapter, checkpointer)`` of an experiment folder: its recipe's adapter over its checked
     ``hyperparams.yaml``, and the checkpointer on its ``save/`` (nothing loaded into the modules yet).
@@ -320,8 +334,7 @@ class EmotionClassifier:
 
         files = fetch_model_package(source, savedir)
         adapter, checkpointer = package_parts(files)
-        modules = {name: obj for name, obj in checkpointer.recoverables.items() if isinstance(obj, torch.nn.Module)}
-        for name, module in modules.items():
+        for name, module in checkpoint_modules(checkpointer).items():
             if name not in files["weights"]:
                 raise EmoLobesError(f"model package {source} has no weights for module {name!r}",
                                     "package the experiment again (python tools/package_model.py)")
@@ -334,15 +347,10 @@ class EmotionClassifier:
     @staticmethod
     def _load_best_checkpoint(checkpointer, adapter, device):
         """Fill every module recoverable from the best complete checkpoint, tensors only."""
-        candidates = checkpointer.find_checkpoints(**adapter.best_checkpoint)
-        modules = {name: obj for name, obj in checkpointer.recoverables.items() if isinstance(obj, torch.nn.Module)}
-        for checkpoint in candidates:
-            if all(name in checkpoint.paramfiles for name in modules):
-                for name, module in modules.items():
-                    load_module_tensors(module, checkpoint.paramfiles[name], device)
-                return checkpoint
-        raise EmoLobesError(f"no complete checkpoint in {checkpointer.checkpoints_dir}",
-                            "train the experiment until it writes its best-dev checkpoint")
+        checkpoint = tested_checkpoint(checkpointer, adapter)
+        for name, module in checkpoint_modules(checkpointer).items():
+            load_module_tensors(module, checkpoint.paramfiles[name], device)
+        return checkpoint
 
     @torch.no_grad()
     def classify_files(self, paths, on_error="raise"):

@@ -18,11 +18,11 @@ import os
 import shutil
 import time
 
-import torch
 from speechbrain.utils.fetching import LocalStrategy, fetch
 
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.inference.classifier import HPARAMS_FILE, _read_json, experiment_parts
+from emo_lobes.inference.classifier import (HPARAMS_FILE, _read_json, checkpoint_modules, experiment_parts,
+                                           tested_checkpoint)
 
 #: The package's files.
 MODEL_FOLDER, INFERENCE_YAML, LABELS_FILE, MODEL_INFO, MODEL_CARD = (
@@ -56,12 +56,8 @@ def write_model_package(experiment_folder, package_folder=None):
         The package folder.
     """
     adapter, checkpointer = experiment_parts(experiment_folder)
-    candidates = checkpointer.find_checkpoints(**adapter.best_checkpoint)
-    modules = sorted(name for name, obj in checkpointer.recoverables.items() if isinstance(obj, torch.nn.Module))
-    checkpoint = next((c for c in candidates if all(name in c.paramfiles for name in modules)), None)
-    if checkpoint is None:
-        raise EmoLobesError(f"no complete checkpoint in {checkpointer.checkpoints_dir}",
-                            "train the experiment until it writes its tested checkpoint")
+    checkpoint = tested_checkpoint(checkpointer, adapter)
+    modules = sorted(checkpoint_modules(checkpointer))
     results = _read_json(os.path.join(experiment_folder, "test_results.json"))
     package_folder = package_folder or os.path.join(experiment_folder, MODEL_FOLDER)
     staging = f"{package_folder}.partial"
@@ -149,13 +145,14 @@ def fetch_model_package(source, savedir=None):
         return str(fetch(name, source=source, savedir=savedir, save_filename=name,
                          local_strategy=LocalStrategy.SYMLINK))
 
-    files = {"model": get(MODEL_INFO)}
-    info = _read_json(files["model"])
-    for name in info.get("files") or []:  # every file, sub-folders kept (EmoNet's per-domain checkpoints)
-        get(name)
-    files.update(hparams=get(INFERENCE_YAML), labels=get(LABELS_FILE))
-    files["weights"] = {name: get(f"{name}.ckpt") for name in info.get("modules") or []}
-    return files
+    model_info = get(MODEL_INFO)
+    info = _read_json(model_info)
+    modules = info.get("modules") or []
+    # every file once, sub-folders kept (EmoNet's per-domain checkpoints)
+    names = info.get("files") or [INFERENCE_YAML, LABELS_FILE, *(f"{name}.ckpt" for name in modules)]
+    fetched = {name: get(name) for name in names}
+    return {"model": model_info, "hparams": fetched[INFERENCE_YAML], "labels": fetched[LABELS_FILE],
+            "weights": {name: fetched[f"{name}.ckpt"] for name in modules}}
 
 
 def model_card(info, results):

@@ -54,7 +54,7 @@ class ResumableFileTrainLogger(FileTrainLogger):
 
     def __init__(self, save_file, precision=2, use_tensorboard=False, tensorboard_dir=None):
         super().__init__(save_file, precision=precision)
-        self._inherited_lines = None  # lines the file held before this process's first write
+        self._written = False  # whether this process has logged a line yet
         if use_tensorboard and not tensorboard_dir:
             raise EmoLobesError("use_tensorboard is on but no tensorboard_dir is given", "set tensorboard_dir")
         self.tensorboard_dir = tensorboard_dir if use_tensorboard else None
@@ -63,17 +63,14 @@ class ResumableFileTrainLogger(FileTrainLogger):
     @main_process_only
     def log_stats(self, stats_meta, train_stats=None, valid_stats=None, test_stats=None, verbose=True):
         """Log like ``FileTrainLogger.log_stats``, first dropping an earlier run's last line of the same meta."""
-        lines = self._read_lines()
-        if self._inherited_lines is None:
-            self._inherited_lines = len(lines)
-        meta = self._stats_to_string(stats_meta)
-        if lines and len(lines) == self._inherited_lines and _meta_of(lines[-1]) == meta:
-            lines.pop()
-            self._inherited_lines -= 1
-            temporary = f"{self.save_file}.tmp"
-            with open(temporary, "w", encoding="utf-8") as fout:
-                fout.writelines(line + "\n" for line in lines)
-            os.replace(temporary, self.save_file)
+        if not self._written:  # only this process's first line can repeat the interrupted run's last one
+            self._written = True
+            lines = self._read_lines()
+            if lines and _meta_of(lines[-1]) == self._stats_to_string(stats_meta):
+                temporary = f"{self.save_file}.tmp"
+                with open(temporary, "w", encoding="utf-8") as fout:
+                    fout.writelines(line + "\n" for line in lines[:-1])
+                os.replace(temporary, self.save_file)
         super().log_stats(stats_meta, train_stats=train_stats, valid_stats=valid_stats, test_stats=test_stats,
                           verbose=verbose)
         if self.tensorboard_dir:
