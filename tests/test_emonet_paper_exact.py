@@ -210,3 +210,18 @@ def test_inference_adapter_scores_segments_as_the_recipe_test_does():
             probabilities, predictions, embedding = EmoNetAdapter.scores(adapter, *batch.sig)
         assert torch.allclose(probabilities, recipe, atol=1e-5) and embedding.shape == (2, 16), segment
         assert predictions.tolist() == recipe.argmax(-1).tolist()
+
+
+def test_recommended_scratch_is_the_paper_scratch_with_augmentation_only():
+    """scratch_recommended.yaml = scratch.yaml but its augmentation switches and output folder (issue 13)."""
+    def settings(name):
+        lines = open(os.path.join(RECIPE, "hparams", name), encoding="utf-8").read().splitlines()
+        return [line.split(" #")[0].rstrip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    paper, recommended = settings("scratch.yaml"), settings("scratch_recommended.yaml")
+    changed = [(a, b) for a, b in zip(paper, recommended) if a != b]
+    assert len(paper) == len(recommended)
+    assert sorted(b.split(":")[0] for _, b in changed) == ["feature_augment", "output_folder", "wav_augment"]
+    assert top_level_values(os.path.join(RECIPE, "hparams", "scratch.yaml"), "wav_augment", "feature_augment") == {
+        "wav_augment": False, "feature_augment": False}
+    assert top_level_values(os.path.join(RECIPE, "hparams", "scratch_recommended.yaml"), "wav_augment",
+                            "feature_augment") == {"wav_augment": True, "feature_augment": True}
