@@ -18,11 +18,14 @@ EMONET = [sys.executable, "recipes/EmoNet/train.py", "recipes/EmoNet/hparams/scr
 def test_every_paper_configuration_leaves_augmentation_off():
     yamls = sorted(glob.glob(os.path.join(ROOT, "recipes", "EmoNet", "hparams", "*.yaml"))
                    + glob.glob(os.path.join(ROOT, "recipes", "EmotionEmbeddings", "hparams", "*.yaml")))
-    assert len(yamls) >= 12
+    # *_recommended.yaml are our measured departures from the papers (their headers say which), not paper ones
+    paper = [path for path in yamls if not path.endswith("_recommended.yaml")]
+    assert len(paper) >= 11 and len(yamls) - len(paper) >= 2
     for path in yamls:
         lines = open(path, encoding="utf-8").read().splitlines()
-        assert "wav_augment: False" in lines and "feature_augment: False" in lines, path
         assert "augmentation: !new:emo_lobes.training.augmentation.TrainingAugmentation" in lines, path
+        if path in paper:
+            assert "wav_augment: False" in lines and "feature_augment: False" in lines, path
 
 
 def test_augmentation_changes_training_only_when_switched_on_and_is_refused_where_features_are_cached(tmp_path):
