@@ -398,6 +398,28 @@ def test_figure_two_selection_and_umap(tmp_path):
     assert counts == {"Multi-corpus": 29} and os.path.getsize(png) > 10000
 
 
+def test_figure_two_colours_by_each_corpus_label(tmp_path):
+    """Issue 14: EmoDB's anxiety and CaFE's joy keep their own colours; selection still merges them."""
+    plot_embeddings = load_recipe_module("plot_embeddings")
+    corpus = np.array(["emodb", "cafe", "ravdess"] * 8)
+    emotion = np.array(["fear", "fear", "fear", "happy", "happy", "happy"] * 4)
+    np.savez(tmp_path / "embeddings.npz", ids=np.arange(24).astype(str), corpus=corpus, label=emotion,
+             emotion=emotion, correct=np.ones(24, dtype=bool),
+             embedding=np.random.default_rng(0).normal(size=(24, 8)) + (emotion == "fear")[:, None] * 4)
+    data = plot_embeddings.load_embeddings(str(tmp_path))
+    assert len(plot_embeddings.select_points(data)) == 24  # anxiety counts as fear: shared by three corpora
+    names = plot_embeddings.colour_names(data)
+    assert {(c, n) for c, n in zip(corpus, names)} == {
+        ("emodb", "anxiety"), ("cafe", "fear"), ("ravdess", "fear"),
+        ("emodb", "happiness"), ("cafe", "joy"), ("ravdess", "happiness")}
+    assert set(plot_embeddings.colour_names(data, "emotion")) == {"fear", "happy"}
+    for colour_by in ("label", "emotion"):
+        png = str(tmp_path / f"figure2_{colour_by}.png")
+        assert plot_embeddings.main(["--run", f"Frozen={tmp_path}", "--output", png, "--colour_by", colour_by]) == {
+            "Frozen": 24}
+        assert os.path.getsize(png) > 10000
+
+
 @pytest.mark.parametrize("freeze_feature_encoder", [True, False])
 def test_fine_tuning_trains_the_conv_encoder_only_when_asked(tiny_model, tmp_path, freeze_feature_encoder):
     overrides = {"data_folder": str(tmp_path), "ssl_source": tiny_model, "ssl_save_folder": str(tmp_path / "ssl")}

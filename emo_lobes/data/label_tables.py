@@ -193,3 +193,34 @@ def sentiment_of_emotion(emotion):
             f"emotion '{emotion}' has no sentiment mapping",
             f"add a row for '{word}' to emo_lobes/data/tables/{SENTIMENT_CSV} or emo_lobes/data/tables/{AROUSAL_VALENCE_CSV}",
         ) from None
+
+
+def table_label(corpus, emotion):
+    """The word the w2v2 paper's Table I uses for a corpus's class with this canonical emotion.
+
+    Table I keeps each corpus's own names where the canonical names merge them: EmoDB's fear class is
+    ``anxiety``, CaFE's and GEMEP's happiness is ``joy``, EmoDB's and RAVDESS's is ``happiness``. Figure 2 is read
+    with those names (anxiety next to the other corpora's fear; happiness and joy next to anger).
+
+    Arguments
+    ---------
+    corpus : str
+        A corpus name (any case); one outside Table I keeps the canonical name.
+    emotion : str
+        The class's canonical emotion (``emo_lobes.data.labels.canonical_emotion``).
+
+    Returns
+    -------
+    str
+        Table I's word, or the canonical emotion where Table I has none.
+
+    Example
+    -------
+    >>> [table_label(c, e) for c, e in (("emodb", "fear"), ("cafe", "happy"), ("ravdess", "happy"), ("urdu", "sad"))]
+    ['anxiety', 'joy', 'happiness', 'sad']
+    """
+    canonical = canonical_emotion(_clean(emotion))
+    for row in sentiment_table():
+        if row["corpus"].lower() == _clean(corpus) and row["emotion"] == canonical:
+            return row["label"]
+    return canonical

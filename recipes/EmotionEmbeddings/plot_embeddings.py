@@ -9,7 +9,11 @@ python recipes/EmotionEmbeddings/plot_embeddings.py --output results/EmotionEmbe
 One panel per run (a multi-corpus run's embeddings.npz, written by train.py): its test utterances that the
 corpus's own head classified correctly, restricted to the emotions that occur in at least two corpora
 (canonical emotions: CaFE's Colère, EmoDB's W and RAVDESS's 05 are all "angry"), reduced to 2-D with UMAP
-(McInnes et al.), coloured by emotion, one marker per corpus.
+(McInnes et al.), one marker per corpus. Points are coloured by each corpus's own label as the paper's Table I
+names it (``--colour_by label``, the default: EmoDB's anxiety and CaFE/GEMEP's joy keep their own colours, so the
+paper's reading of the figure, anxiety beside the others' fear, can be checked), or by the merged canonical
+emotion (``--colour_by emotion``). Which emotions are shown is decided on the merged names either way: anxiety
+counts as fear, as the paper's figure (which shows anxiety, an EmoDB-only label) implies.
 """
 import argparse
 import os
@@ -20,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
+from emo_lobes.data.label_tables import table_label  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 
 EMBEDDINGS_FILE = "embeddings.npz"
@@ -107,7 +112,38 @@ def umap_layout(embeddings, seed=UMAP_SEED):
     return reducer.fit_transform(np.asarray(embeddings, dtype=np.float32))
 
 
-def plot_runs(runs, path):
+COLOUR_BY = ("label", "emotion")
+
+
+def colour_names(data, colour_by="label"):
+    """The name each utterance is coloured by: its corpus's Table I label, or its merged emotion.
+
+    Arguments
+    ---------
+    data : dict
+        :func:`load_embeddings` output (``corpus``, ``emotion``).
+    colour_by : str
+        ``label`` (Table I's word for the corpus's class) or ``emotion`` (the canonical name).
+
+    Returns
+    -------
+    list of str
+        One name per utterance.
+
+    Example
+    -------
+    >>> data = {"corpus": np.array(["emodb", "cafe", "ravdess"]), "emotion": np.array(["fear", "happy", "fear"])}
+    >>> colour_names(data), colour_names(data, "emotion")
+    (['anxiety', 'joy', 'fear'], ['fear', 'happy', 'fear'])
+    """
+    if colour_by not in COLOUR_BY:
+        raise EmoLobesError(f"--colour_by {colour_by} is not a colouring", f"use one of {', '.join(COLOUR_BY)}")
+    if colour_by == "emotion":
+        return [str(e) for e in data["emotion"]]
+    return [table_label(str(c), str(e)) for c, e in zip(data["corpus"], data["emotion"])]
+
+
+def plot_runs(runs, path, colour_by="label"):
     """Draw Figure 2, one panel per ``(name, run folder)``, and save it as a PNG.
 
     Arguments
@@ -116,6 +152,9 @@ def plot_runs(runs, path):
         Panel titles and run folders.
     path : str
         The PNG.
+    colour_by : str
+        ``label`` (each corpus's Table I label, the default) or ``emotion`` (merged names); see
+        :func:`colour_names`.
 
     Returns
     -------
@@ -131,8 +170,9 @@ def plot_runs(runs, path):
     for name, folder in runs:
         data = load_embeddings(folder)
         keep = select_points(data)
+        data["colour"] = np.array(colour_names(data, colour_by))
         panels.append((name, data, keep, umap_layout(data["embedding"][keep])))
-    emotions = sorted({str(data["emotion"][i]) for _, data, keep, _ in panels for i in keep})
+    emotions = sorted({str(data["colour"][i]) for _, data, keep, _ in panels for i in keep})
     corpora = sorted({str(data["corpus"][i]) for _, data, keep, _ in panels for i in keep})
     colours = plt.get_cmap("tab10" if len(emotions) <= 10 else "tab20")
     fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 5.5 * len(panels), 5.2), squeeze=False)
@@ -140,7 +180,7 @@ def plot_runs(runs, path):
         for e_index, emotion in enumerate(emotions):
             for c_index, corpus in enumerate(corpora):
                 chosen = [k for k, i in enumerate(keep)
-                          if data["emotion"][i] == emotion and data["corpus"][i] == corpus]
+                          if data["colour"][i] == emotion and data["corpus"][i] == corpus]
                 if chosen:
                     axis.scatter(xy[chosen, 0], xy[chosen, 1], s=22, color=colours(e_index),
                                  marker=MARKERS[c_index % len(MARKERS)], alpha=0.8, linewidths=0)
@@ -165,6 +205,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="append", required=True, help='"NAME=RUN_FOLDER" (repeatable)')
     parser.add_argument("--output", required=True, help="the PNG to write")
+    parser.add_argument("--colour_by", default="label", choices=COLOUR_BY,
+                        help="label: each corpus's own label as Table I names it (default); emotion: merged names")
     args = parser.parse_args(argv)
     runs = []
     for text in args.run:
@@ -172,7 +214,7 @@ def main(argv=None):
         if not folder:
             name, folder = os.path.basename(os.path.normpath(text)), text
         runs.append((name.strip(), folder.strip()))
-    counts = plot_runs(runs, args.output)
+    counts = plot_runs(runs, args.output, args.colour_by)
     print(f"Figure 2 ({', '.join(f'{n}: {c} utterances' for n, c in counts.items())}): {args.output}")
     return counts
 
