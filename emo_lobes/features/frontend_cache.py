@@ -112,6 +112,37 @@ def frontend_feature_name(model_id, fingerprint, layer=None, sample_rate=16000):
     return f"{safe_id}_{fingerprint[:16]}_{layer_name}_{int(sample_rate) // 1000}k"
 
 
+def call_frontend(frontend, wavs, lengths):
+    """Frames of a batch of waveforms through a front-end, whichever of the two call forms it has.
+
+    SpeechBrain's ``Fbank`` takes only the waveforms; SSL front-ends also take relative lengths.
+
+    Arguments
+    ---------
+    frontend : torch.nn.Module
+        Called as ``frontend(wavs)`` or ``frontend(wavs, lengths)`` (a DDP wrapper is looked through).
+    wavs : torch.Tensor
+        ``[batch, samples]``.
+    lengths : torch.Tensor
+        ``[batch]``, relative.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, frames, size]``.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> call_frontend(Fbank(n_mels=40), torch.zeros(2, 16000), torch.ones(2)).shape
+    torch.Size([2, 101, 40])
+    """
+    module = getattr(frontend, "module", frontend)
+    if len(inspect.signature(module.forward).parameters) >= 2:
+        return frontend(wavs, lengths)
+    return frontend(wavs)
+
+
 def utterance_frames(frontend, wav):
     """The frames of one waveform through a front-end, alone and unpadded, as the frozen-front-end cache stores them.
 
@@ -135,10 +166,7 @@ def utterance_frames(frontend, wav):
     >>> utterance_frames(Fbank(n_mels=40), torch.zeros(16000)).shape
     torch.Size([101, 40])
     """
-    batch = wav.unsqueeze(0)
-    if len(inspect.signature(frontend.forward).parameters) >= 2:
-        return frontend(batch, torch.ones(1, device=wav.device))[0]
-    return frontend(batch)[0]
+    return call_frontend(frontend, wav.unsqueeze(0), torch.ones(1, device=wav.device))[0]
 
 
 class CachedFrozenFrontend(torch.nn.Module):

@@ -38,7 +38,7 @@ from emo_lobes.evaluation.cross_corpus import score_all_pairs, summarize_pairs  
 from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.features.frontend_cache import CachedFrozenFrontend  # noqa: E402
+from emo_lobes.features.frontend_cache import CachedFrozenFrontend, call_frontend  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules  # noqa: E402
@@ -74,7 +74,7 @@ class EmotionEmbeddingBrain(EmoLobesBrain):
         else:
             wavs, lens = batch.sig
             wavs, lens = self.augmentation.waveforms(wavs, lens, stage)  # off in the paper
-            feats = self.modules.frontend(wavs, lens)
+            feats = call_frontend(self.modules.frontend, wavs, lens)  # Fbank takes the waveforms only
             frontend = unwrap_module(self.modules.frontend)
             if hasattr(frontend, "frame_lengths"):  # exact valid frames (wav2vec2's strides are not proportional)
                 lens = frontend.frame_lengths(lens, wavs.shape[1], feats.shape[1])
