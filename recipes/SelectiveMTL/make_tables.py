@@ -6,7 +6,8 @@ Run: python recipes/SelectiveMTL/make_tables.py --results_folder results/Selecti
 Experiment ``<name>`` is read from ``<results_folder>/<name>/<seed>/fold_<k>/test_results.json`` (the layout of
 ``tools/cross_validate.py ... --output_folder results/SelectiveMTL/<name>/<seed>``). Names: baseline_iemocap,
 baseline_spont, combined, combined_half, mtl, mtl_half, selective_mtl, selective_mtl_half; missing ones are
-left out. Values are the mean ± standard deviation over the folds found; the tables go to
+left out. MTL runs at two or more SER loss weights (``--ser_weight``, any experiment name) add the lambda sweep.
+Values are the mean ± standard deviation over the folds found; the tables go to
 ``<results_folder>/tables.md`` (or ``--output``).
 """
 import argparse
@@ -219,7 +220,65 @@ def make_tables(results_folder, seed):
         sections.append("### Style recognition accuracy (Section 4.5)\n\n" + results_table(
             style_rows, [("style_accuracy", "style acc. %"), ("folds", "folds")], paper=paper,
             label_header="Experiment"))
+    sweep = lambda_sweep_rows(results_folder, seed)
+    if sweep:
+        sections.append("### Lambda sweep (Table 2 gives lambda 0.1 - 0.9; the paper reports only its choice, 0.8)\n\n"
+                        + results_table(sweep, percent_cols + [("style_accuracy", "style acc. %"), ("folds", "folds")],
+                                        label_header="Model, SER loss weight"))
     return "\n\n".join(sections) + "\n"
+
+
+def lambda_sweep_rows(results_folder, seed):
+    """Rows of the lambda sweep (Table 2: lambda 0.1 - 0.9): every MTL run under ``results_folder``, grouped by
+    model (MTL, selective MTL, each full or half) and by its recorded ``ser_weight``.
+
+    Any experiment folder counts (``mtl``, ``selective_mtl_l0.3``, ...): the model and lambda are read from its
+    test_results.json (``style_task``, ``selective``, ``half_training_set``, ``ser_weight``), not from its name.
+
+    Arguments
+    ---------
+    results_folder : str
+        Holds ``<name>/<seed>/fold_<k>/test_results.json``.
+    seed : int or str
+        The seed folder.
+
+    Returns
+    -------
+    list of dict
+        Table 3-style rows (UA, WA over both corpora, style accuracy, folds), named ``<model>, lambda = <value>``,
+        sorted by model then lambda; empty unless some model has runs at two or more lambdas.
+
+    Example
+    -------
+    >>> import json, tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> for name, weight, ua in (("mtl", 0.8, 0.6), ("mtl_l0.3", 0.3, 0.5)):
+    ...     os.makedirs(os.path.join(root, name, "1986", "fold_1"))
+    ...     result = {"style_task": True, "selective": False, "half_training_set": False, "ser_weight": weight,
+    ...               "per_corpus": {"iemocap": {}, "spont": {}}, "corpus_mean": {"ua": ua, "wa": ua},
+    ...               "ua": ua, "wa": ua, "macro_f1": ua, "per_class_recall": {}, "confusion": [], "labels": [], "n": 1}
+    ...     json.dump(result, open(os.path.join(root, name, "1986", "fold_1", "test_results.json"), "w"))
+    >>> [(row["name"], row["ua"]["mean"]) for row in lambda_sweep_rows(root, 1986)]
+    [('MTL, lambda = 0.3', 0.5), ('MTL, lambda = 0.8', 0.6)]
+    """
+    groups = {}
+    for folder in sorted(glob.glob(os.path.join(results_folder, "*", str(seed)))):
+        for result in load_experiment(folder).values():
+            if not result.get("style_task") or result.get("ser_weight") is None:
+                continue
+            model = ("Selective MTL" if result.get("selective") else "MTL") + (
+                " (half)" if result.get("half_training_set") else "")
+            groups.setdefault(model, {}).setdefault(float(result["ser_weight"]), []).append(result)
+    rows = []
+    for model in sorted(groups, key=lambda m: ("Selective" in m, "half" in m)):
+        if len(groups[model]) < 2:
+            continue
+        for weight in sorted(groups[model]):
+            row = table3_row({"runs": dict(enumerate(groups[model][weight]))}, "runs", f"{model}, lambda = {weight:g}")
+            if row:
+                row["style_accuracy"] = mean_over_folds([r.get("style_accuracy") for r in groups[model][weight]])
+                rows.append(row)
+    return rows
 
 
 @cli_errors
