@@ -172,26 +172,26 @@ def plot_runs(runs, path, colour_by="label"):
         keep = select_points(data)
         data["colour"] = np.array(colour_names(data, colour_by))
         panels.append((name, data, keep, umap_layout(data["embedding"][keep])))
-    emotions = sorted({str(data["colour"][i]) for _, data, keep, _ in panels for i in keep})
+    colour_keys = sorted({str(data["colour"][i]) for _, data, keep, _ in panels for i in keep})
     corpora = sorted({str(data["corpus"][i]) for _, data, keep, _ in panels for i in keep})
-    colours = plt.get_cmap("tab10" if len(emotions) <= 10 else "tab20")
+    colours = plt.get_cmap("tab10" if len(colour_keys) <= 10 else "tab20")
     fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 5.5 * len(panels), 5.2), squeeze=False)
     for axis, (name, data, keep, xy) in zip(axes[0], panels):
-        for e_index, emotion in enumerate(emotions):
+        for k_index, key in enumerate(colour_keys):
             for c_index, corpus in enumerate(corpora):
                 chosen = [k for k, i in enumerate(keep)
-                          if data["colour"][i] == emotion and data["corpus"][i] == corpus]
+                          if data["colour"][i] == key and data["corpus"][i] == corpus]
                 if chosen:
-                    axis.scatter(xy[chosen, 0], xy[chosen, 1], s=22, color=colours(e_index),
+                    axis.scatter(xy[chosen, 0], xy[chosen, 1], s=22, color=colours(k_index),
                                  marker=MARKERS[c_index % len(MARKERS)], alpha=0.8, linewidths=0)
         axis.set_title(f"{name} ({len(keep)} utterances)", fontsize=10)
         axis.set_xticks([])
         axis.set_yticks([])
-    emotion_handles = [plt.Line2D([], [], color=colours(i), marker="o", linestyle="", label=e)
-                       for i, e in enumerate(emotions)]
+    colour_handles = [plt.Line2D([], [], color=colours(i), marker="o", linestyle="", label=key)
+                      for i, key in enumerate(colour_keys)]
     corpus_handles = [plt.Line2D([], [], color="grey", marker=MARKERS[i % len(MARKERS)], linestyle="", label=c)
                       for i, c in enumerate(corpora)]
-    fig.legend(handles=emotion_handles + corpus_handles, loc="center right", fontsize=8, frameon=False)
+    fig.legend(handles=colour_handles + corpus_handles, loc="center right", fontsize=8, frameon=False)
     fig.suptitle("Emotion embeddings of correctly classified test utterances (UMAP)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1 - 1.4 / (1.5 + 5.5 * len(panels)), 1))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
