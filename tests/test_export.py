@@ -1,9 +1,11 @@
-"""Export: tiny MLEE, SelectiveMTL and EmoNet model folders, exported to TorchScript and ONNX, give PyTorch's numbers.
+"""Export: tiny MLEE, SelectiveMTL, EmoNet and log-mel EmotionEmbeddings model folders, exported to TorchScript and
+ONNX, give PyTorch's numbers.
 
 Each exported file runs (``torch.jit.load``, ``onnxruntime``) on a padded batch of three synthetic IEMOCAP files of
 different lengths (another batch size and length than the trace's example) and must give ``exp(out_prob)`` of
 ``EmotionClassifier.classify_batch`` within 1e-4, for the batch and for one file alone; a frozen-front-end
-EmotionEmbeddings model is refused in one line, and so is an EmoNet model that scores clips in segments.
+EmotionEmbeddings model that trims silence (or has a frozen SSL front-end) is refused in one line, and so is an EmoNet
+model that scores clips in segments.
 """
 import glob
 import os
@@ -55,7 +57,21 @@ def model_folders(tmp_path_factory):
     for name, run in runs.items():
         output = run.communicate()[0]
         assert run.returncode == 0, output[-3000:]
-    return {name: root / name / "model" for name in commands}, iemocap
+    folders = {name: root / name / "model" for name in commands}
+    # an untrained two-corpus log-mel EmotionEmbeddings model (frozen Fbank): the export runs it on the padded batch
+    from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
+    from emo_lobes.inference.packaging import write_model_package
+
+    (root / "EmotionEmbeddings").mkdir()
+    folders["EmotionEmbeddings"] = write_model_package(_toy_experiment(str(root / "EmotionEmbeddings")))
+    return folders, iemocap
+
+
+def _padded_batch_for_check():
+    generator = torch.Generator().manual_seed(0)
+    wavs = 0.1 * torch.randn(2, 16000, generator=generator)
+    wavs[1, 9000:] = 0
+    return wavs, torch.tensor([1.0, 9000 / 16000])
 
 
 def padded_test_batch(data_folder, count=3):
@@ -72,7 +88,7 @@ def padded_test_batch(data_folder, count=3):
     return torch.nn.utils.rnn.pad_sequence(wavs, batch_first=True), lengths / lengths.max()
 
 
-@pytest.mark.parametrize("recipe", ["MLEE", "SelectiveMTL", "EmoNet"])
+@pytest.mark.parametrize("recipe", ["MLEE", "SelectiveMTL", "EmoNet", "EmotionEmbeddings"])
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_exported_model_gives_the_pytorch_probabilities_on_a_padded_batch(model_folders, tmp_path, recipe, fmt):
     folders, data_folder = model_folders
@@ -100,17 +116,29 @@ def test_export_command_writes_beside_the_model_and_refuses_a_per_utterance_fron
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "[export] torchscript model written to" in proc.stdout
     assert os.path.isfile(folders["MLEE"] / "model.pt")
-    # a frozen log-mel EmotionEmbeddings model: its front-end runs per utterance in Python, refused in one line
-    from emo_lobes.inference.adapters.emotionembeddings import _toy_experiment
-    from emo_lobes.inference.packaging import write_model_package
+    # a log-mel EmotionEmbeddings model that trims each file's silence (a Python loop per utterance): refused
+    import shutil
 
-    package = write_model_package(_toy_experiment(str(tmp_path)))
+    package = str(tmp_path / "ee_trimmed")
+    shutil.copytree(folders["EmotionEmbeddings"], package)
+    # (moved away from its experiment folder, the package loads and gives the same numbers: it carries its labels)
+    wavs, wav_lens = _padded_batch_for_check()
+    original = EmotionClassifier.from_hparams(source=str(folders["EmotionEmbeddings"])).classify_batch(wavs, wav_lens)
+    moved = EmotionClassifier.from_hparams(source=package).classify_batch(wavs, wav_lens)
+    assert torch.equal(original[0], moved[0]) and moved[3] == original[3]
+    with open(os.path.join(package, "inference.yaml"), "a", encoding="utf-8") as yaml_file:
+        yaml_file.write("trim_silence_db: 40\n")
     proc = subprocess.run([sys.executable, "tools/export.py", package, "--format", "onnx",
                            "--output", str(tmp_path / "ee.onnx")], cwd=ROOT, env=ENV, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr[-2000:]
-    assert proc.stderr.startswith("error: EmotionEmbeddings models cannot be exported: its frozen front-end runs on "
-                                  "each utterance alone")
+    assert proc.stderr.startswith("error: EmotionEmbeddings models cannot be exported: it trims each utterance's "
+                                  "silence alone")
     assert not os.path.exists(tmp_path / "ee.onnx")
+    # a frozen front-end that is not a plain Fbank (an SSL model sees a batch's padding) runs per utterance: refused
+    ee = EmotionClassifier.from_hparams(source=str(folders["EmotionEmbeddings"]))
+    ee.adapter.hparams["frontend"] = torch.nn.Identity()
+    assert export_refusal(ee.adapter).startswith("EmotionEmbeddings models cannot be exported: its frozen SSL "
+                                                 "front-end runs on each utterance alone")
     # EmoNet as shipped (eval_segment_duration: 5 s) segments each clip in a Python loop: refused
     emonet = EmotionClassifier.from_hparams(source=str(folders["EmoNet"]))
     emonet.adapter.hparams["eval_segment_duration"] = 5.0

@@ -67,7 +67,8 @@ def _snapshot(folder):
 
 
 def test_recipe_doctests():
-    for module in (prepare, train, _load("egemaps_svm"), _load("mcnemar_table"), _load("corpus_table")):
+    for module in (prepare, train, _load("egemaps_svm"), _load("mcnemar_table"), _load("corpus_table"),
+                   _load("make_table3"), _load("plot_figure7"), _load("run_grid")):
         assert doctest.testmod(module, optionflags=doctest.ELLIPSIS).failed == 0
 
 
@@ -261,6 +262,104 @@ def test_mcnemar_table_marks_significant_differences(scratch_run, tmp_path, caps
     with pytest.raises(SystemExit):
         mcnemar_table.main(["--baseline", f"urdu={scratch_run}", "--system", f"x:emodb={scratch_run}"])
     assert "has no baseline" in capsys.readouterr().err
+
+
+def _oracle_run(folder, reference, **extra):
+    """Write a run in ``folder`` that predicts every test utterance of ``reference`` right."""
+    from emo_lobes.evaluation.metrics import classification_metrics, write_test_results
+
+    perfect = [dict(p, pred=p["true"]) for p in reference["predictions"]]
+    metrics = classification_metrics([p["true"] for p in perfect], [p["pred"] for p in perfect],
+                                     labels=reference["labels"])
+    os.makedirs(folder, exist_ok=True)
+    write_test_results(os.path.join(folder, "test_results.json"), metrics, perfect, extra=extra)
+    return metrics
+
+
+def test_table3_reports_both_evaluation_points_and_the_svm(scratch_run, tmp_path, capsys):
+    make_table3 = _load("make_table3")
+    scratch = json.load(open(os.path.join(scratch_run, "test_results.json")))
+    _oracle_run(tmp_path / "svm", scratch, dev_ua=0.5)
+    output = tmp_path / "table3.md"
+    make_table3.main(["--scratch", f"urdu={scratch_run}", "--scratch", f"emodb={scratch_run}",
+                      "--egemaps", f"urdu={tmp_path / 'svm'}", "--output", str(output)])
+    text = output.read_text()
+    row = [cell.strip() for cell in [line for line in text.splitlines() if line.startswith("| urdu")][0].split("|")]
+    best, final = scratch["best"], scratch["final"]
+    assert row[2:9] == ["25.0", f"{100 * best['dev']['ua']:.1f}", f"{100 * best['test']['ua']:.1f}",
+                        f"{100 * final['dev']['ua']:.1f}", f"{100 * final['test']['ua']:.1f}", "50.0", "100.0"]
+    assert f"{100 * best['test']['ua']:.1f}" == f"{100 * scratch['ua']:.1f}"  # the top level is the best-dev point
+    assert "| EMO-DB " in text and "(paper" in text  # emodb matches EmoSet's EMO-DB row, printed labelled
+    with pytest.raises(SystemExit):
+        make_table3.main(["--scratch", f"urdu={scratch_run}", "--egemaps", f"emodb={tmp_path / 'svm'}"])
+    assert "has no scratch run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # an SVM result is not a scratch run
+        make_table3.main(["--scratch", f"urdu={tmp_path / 'svm'}"])
+    assert "without best/final" in capsys.readouterr().err
+
+
+def test_figure7_colours_gains_and_marks_mcnemar(scratch_run, tmp_path):
+    plot_figure7 = _load("plot_figure7")
+    scratch = json.load(open(os.path.join(scratch_run, "test_results.json")))
+    metrics = _oracle_run(tmp_path / "oracle", scratch, best={"dev": {"ua": 1.0}})
+    output = tmp_path / "figure7b.png"
+    plot_figure7.main(["--figure", "b", "--reference", f"urdu={scratch_run}",
+                       "--system", f"all:urdu={tmp_path / 'oracle'}", "--system", f"same:urdu={scratch_run}", "--output", str(output)])
+    assert open(output, "rb").read(4) == b"\x89PNG"
+    row = [line for line in (tmp_path / "figure7b.md").read_text().splitlines() if line.startswith("| urdu")][0]
+    cells = [cell.strip() for cell in row.split("|")[2:-1]]
+    errors = sum(p["true"] != p["pred"] for p in scratch["predictions"])
+    gain = 100 * (metrics["ua"] - scratch["ua"])
+    mark = "+" if errors >= 6 else ""  # 6 discordant pairs reach p < 0.05
+    assert cells[1] == f"100.0{mark} ({gain:+.1f})"
+    assert cells[2] == f"{100 * scratch['best']['dev']['ua']:.1f} (+0.0)" and cells[3].endswith("(+0.0)")
+    with pytest.raises(SystemExit):  # a system without its reference
+        plot_figure7.main(["--reference", f"emodb={scratch_run}", "--system", f"all:urdu={scratch_run}",
+                           "--output", str(tmp_path / "x.png")])
+
+
+def test_grid_runs_every_system_on_the_scratch_split_and_assembles_the_tables(scratch_run, tmp_path, capsys):
+    import shutil
+
+    run_grid = _load("run_grid")
+    grid = str(tmp_path / "grid")
+    runs = run_grid.grid_runs(["urdu", "iemocap", "emodb"], "/data", grid, train_overrides=["--max_epochs=3"])
+    names = [run["name"] for run in runs]
+    # iemocap is the paper's only source among these corpora (Section 7.2.1): adapters and head to each other corpus
+    assert [n for n in names if n.startswith("transfer_head/")] == ["transfer_head/iemocap_to_urdu",
+                                                                    "transfer_head/iemocap_to_emodb"]
+    assert len(names) == 3 + 3 + 4 + 1 + 3 * (1 + 3) and names.index("multidomain") > names.index("scratch/emodb")
+    for run in runs:
+        command = " ".join(run["command"])
+        if "train.py" in command:
+            assert command.endswith("--max_epochs=3") or "multidomain" in command
+        if run["name"].startswith(("transfer", "multidomain", "aggregated", "arousal")):  # the scratch runs' splits
+            declared = json.loads(next(a for a in run["command"] if a.startswith("--corpora="))[len("--corpora="):])
+            assert {c: d["split"]["file"] for c, d in declared.items()} == {
+                c: os.path.abspath(run_grid.split_file(grid, c)) for c in ("urdu", "iemocap", "emodb")}
+    assert "--pretrained_folder=" + os.path.join(grid, "aggregated_valence") in runs[-5]["command"]
+    run_grid.main(["--data_folder", "/data", "--corpus", "urdu", "emodb", "--output_folder", grid, "--dry_run"])
+    assert capsys.readouterr().out.count("train.py") == 2 + 4 + 1 + 3 * 3
+    assert not os.path.exists(grid)  # a dry run writes nothing
+
+    # the finished runs of a grid, here copies of one scratch run (and an oracle) in the grid's layout
+    scratch = json.load(open(os.path.join(scratch_run, "test_results.json")))
+    for name in ("scratch/urdu", "transfer_head/emodb_to_urdu"):
+        shutil.copytree(scratch_run, os.path.join(grid, name), ignore=shutil.ignore_patterns("save", "model"))
+    for name in ("multidomain/urdu", "transfer_adapters/arousal_to_urdu", "transfer_adapters/emodb_to_urdu"):
+        _oracle_run(os.path.join(grid, name), scratch, best=scratch["best"])
+    _oracle_run(os.path.join(grid, "egemaps", "urdu"), scratch, dev_ua=0.5)
+    written = run_grid.assemble(grid, ["urdu", "emodb"], sources=["emodb"])  # emodb's runs unfinished
+    assert sorted(os.path.basename(p) for p in written) == ["figure7a.png", "figure7b.png", "table3.md", "table4.md"]
+    def row(name, corpus="urdu"):
+        line = [line for line in open(os.path.join(grid, name)) if line.startswith(f"| {corpus} ")][0]
+        return [cell.strip() for cell in line.split("|")[1:-1]]
+
+    errors = sum(p["true"] != p["pred"] for p in scratch["predictions"])
+    oracle = "100.0" + ("+" if errors >= 6 else "")  # 6 discordant pairs reach p < 0.05
+    assert row("table4.md") == ["urdu", "25.0", f"{100 * scratch['ua']:.1f}", oracle, oracle]  # all, arousal
+    assert row("table3.md")[-2:] == ["50.0", "100.0"]  # the planted eGeMAPS run
+    assert row("figure7a.md")[2].startswith(oracle)  # adapters from emodb, test, against head tuning from emodb
 
 
 def test_two_csv_corpora_keep_their_own_prep_phases_checkpoints_and_results(corpora, tmp_path):

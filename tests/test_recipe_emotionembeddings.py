@@ -18,6 +18,7 @@ from hyperpyyaml import load_hyperpyyaml
 from emo_lobes.data.corpora import parse_corpus
 from emo_lobes.data.splits import read_split_file
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.evaluation.metrics import write_test_results
 from emo_lobes.features.frontend_cache import CachedFrozenFrontend
 from emo_lobes.inference.classifier import EmotionClassifier
 from emo_lobes.lobes.ssl_frontend import SSLFrontend, write_tiny_wav2vec2
@@ -432,3 +433,36 @@ def test_fine_tuning_trains_the_conv_encoder_only_when_asked(tiny_model, tmp_pat
     transformer = [p.requires_grad for p in model.encoder.parameters()]
     assert conv and all(transformer)
     assert all(conv) is (not freeze_feature_encoder) and any(conv) is (not freeze_feature_encoder)
+
+
+def test_grid_search_runs_the_section_iv_a_grid_and_picks_on_dev(tmp_path, capsys):
+    import doctest
+
+    grid_search = load_recipe_module("grid_search")
+    assert doctest.testmod(grid_search, optionflags=doctest.ELLIPSIS).failed == 0
+    runs = grid_search.grid_runs(["gemep", "ravdess"], "/data", str(tmp_path), train_overrides=["--number_of_epochs=2"])
+    setups = list(dict.fromkeys(run["setup"] for run in runs))
+    assert len(setups) == 2 * 3 * 3 * 2 and grid_search.PAPER_CHOICE in setups  # models x sizes x lrs x features
+    assert all(run["command"][-1] == "--number_of_epochs=2" for run in runs)
+    grid_search.main(["--data_folder", "/data", "--corpus", "urdu", "--output_folder", str(tmp_path / "gs"),
+                      "--features", "mfb", "--sizes", "1x64", "--lrs", "0.01", "--dry_run"])
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 2 and "--emotion_model_type=transformer" in printed[1]
+    assert not (tmp_path / "gs").exists()  # a dry run writes nothing
+    # planted finished runs: the setup with the best mean dev UAR is chosen, and only its test UAR is reported
+    for setup, dev, test in (("mfb_gru_1x64_lr0.01", 0.4, 0.9), ("mfb_transformer_1x64_lr0.01", 0.6, 0.5)):
+        folder = tmp_path / "gs" / setup / "urdu"
+        folder.mkdir(parents=True)
+        (folder / "train_log.txt").write_text(f"epoch: 1 - train loss: 1.0 - valid loss: 1.0, valid UAR: {dev}\n")
+        write_test_results(str(folder / "test_results.json"), {"wa": test, "ua": test, "macro_f1": test, "n": 1,
+                                                               "per_class_recall": {"a": test}, "labels": ["a"],
+                                                               "confusion": [[1]]})
+    runs = grid_search.grid_runs(["urdu"], "/data", str(tmp_path / "gs"), features=["mfb"], sizes=["1x64"],
+                                 lrs=[0.01])
+    report = grid_search.write_report(grid_search.rank_setups(runs), ["urdu"], str(tmp_path / "gs"), 2)
+    assert "Chosen on dev: mfb_transformer_1x64_lr0.01; its test UAR (%): urdu 50.0" in report
+    assert json.load(open(tmp_path / "gs" / "grid_search.json"))["chosen"] == "mfb_transformer_1x64_lr0.01"
+    with pytest.raises(SystemExit):
+        grid_search.main(["--data_folder", "/data", "--corpus", "urdu", "--output_folder", str(tmp_path),
+                          "--sizes", "2by64", "--dry_run"])
+    assert "cannot read size '2by64'" in capsys.readouterr().err

@@ -125,6 +125,46 @@ def mcnemar_exact(y_true, pred_a, pred_b):
     return {"b": b, "c": c, "p_value": p_value, "n": len(y_true)}
 
 
+def mcnemar_mark(baseline, system, alpha=0.05):
+    """``+`` / ``-`` when ``system`` makes significantly fewer / more errors than ``baseline``, else ``""``.
+
+    Arguments
+    ---------
+    baseline, system : dict
+        Test results (``test_results.json``) holding ``predictions`` over the same utterances.
+    alpha : float
+        Significance level.
+
+    Returns
+    -------
+    tuple
+        ``(mark, mcnemar dict)``.
+
+    Example
+    -------
+    >>> truth = [{"id": str(i), "true": "a"} for i in range(20)]
+    >>> base = {"predictions": [dict(p, pred="b") for p in truth]}
+    >>> good = {"predictions": [dict(p, pred="a") for p in truth]}
+    >>> mcnemar_mark(base, good)[0], mcnemar_mark(good, base)[0], mcnemar_mark(base, base)[0]
+    ('+', '-', '')
+    """
+    # utterances pair by corpus and wav (relative to the corpus root), so a pooled run's ids pair too; by id
+    # for results without them
+    paired = all("wav" in p for p in baseline["predictions"] + system["predictions"])
+    key = (lambda p: (p.get("corpus"), p["wav"])) if paired else (lambda p: p["id"])
+    base = {key(p): p for p in baseline["predictions"]}
+    other = {key(p): p for p in system["predictions"]}
+    if set(base) != set(other):
+        raise EmoLobesError(f"the two runs were tested on different utterances ({len(base)} vs {len(other)})",
+                            "compare runs made on the same split (e.g. --split_file=<one run>/splits/<corpus>.json)")
+    ids = sorted(base)
+    test = mcnemar_exact([base[i]["true"] for i in ids], [other[i]["pred"] for i in ids],
+                         [base[i]["pred"] for i in ids])
+    if test["p_value"] >= alpha or test["b"] == test["c"]:
+        return "", test
+    return ("+" if test["b"] > test["c"] else "-"), test
+
+
 def _pooled_from_confusion(confusion):
     # WA and UA of the summed confusion matrix (classes with no true utterance left out of UA).
     matrix = np.asarray(confusion, dtype=float)

@@ -310,3 +310,66 @@ def write_timeline_png(path, windows, labels, title=None):
     band.set_xlabel("time (s), each window at its centre")
     figure.savefig(path, format="png", bbox_inches="tight")
     return path
+
+
+def write_delta_heatmap_png(path, rows, columns, values, deltas, marks=None, title=None,
+                            delta_label="gain (points)"):
+    """Draw a heatmap whose colours are differences from a reference (diverging, white at 0) and whose cells print
+    the values themselves (with an optional mark, e.g. a McNemar ``+``), as the EmoNet paper's Figure 7 does.
+
+    Arguments
+    ---------
+    path : str
+        The PNG to write.
+    rows, columns : list of str
+        Row and column labels.
+    values, deltas : array-like
+        ``len(rows) x len(columns)``: the printed values and the coloured differences; ``None`` / NaN: empty cell.
+    marks : list of list of str, optional
+        Text appended to each printed value.
+    title : str, optional
+        The picture's title.
+    delta_label : str
+        The colour bar's label.
+
+    Returns
+    -------
+    str or None
+        ``path``, or ``None`` when matplotlib is not installed.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> out = write_delta_heatmap_png(os.path.join(tempfile.mkdtemp(), "h.png"), ["emodb", "urdu"],
+    ...                               ["all devel", "all test"], [[70.1, 65.0], [50.0, None]],
+    ...                               [[5.2, -3.0], [0.0, None]], marks=[["", "+"], ["", ""]])
+    >>> open(out, "rb").read(4) == b"\\x89PNG"
+    True
+    """
+    values = np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
+    deltas = np.array([[np.nan if v is None else v for v in row] for row in deltas], dtype=float)
+    figure = matplotlib_figure(max(6.5, 2.2 + 1.05 * len(columns)), 1.7 + 0.42 * len(rows))
+    if figure is None:
+        return None
+    axes = figure.add_subplot(1, 1, 1)
+    finite = np.abs(deltas[np.isfinite(deltas)])
+    limit = max(float(finite.max()) if finite.size else 0.0, 1.0)
+    from matplotlib import colormaps
+
+    cmap = colormaps["RdBu"].with_extremes(bad="#dddddd")  # red: below the reference, blue: above, grey: no run
+    image = axes.imshow(np.ma.masked_invalid(deltas), cmap=cmap, vmin=-limit, vmax=limit, aspect="auto")
+    for i in range(len(rows)):
+        for j in range(len(columns)):
+            if np.isfinite(values[i, j]):
+                mark = marks[i][j] if marks else ""
+                strong = np.isfinite(deltas[i, j]) and abs(deltas[i, j]) > 0.6 * limit
+                axes.text(j, i, f"{values[i, j]:.1f}{mark}", ha="center", va="center", fontsize=8,
+                          color="white" if strong else "black")
+    axes.set_xticks(range(len(columns)), labels=columns, rotation=35, ha="right", fontsize=8)
+    axes.set_yticks(range(len(rows)), labels=rows, fontsize=8)
+    figure.colorbar(image, ax=axes, label=delta_label, shrink=0.9)
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path

@@ -143,6 +143,60 @@ def call_frontend(frontend, wavs, lengths):
     return frontend(wavs)
 
 
+def batch_matches_utterances(frontend):
+    """Whether a zero-padded batch through ``frontend`` gives every utterance the frames it gets alone (its first
+    valid frames), so a frozen front-end may run on the batch instead of on each utterance.
+
+    True for SpeechBrain's ``Fbank`` with a centred STFT padded with zeros and no deltas or context: past an
+    utterance's end the batch holds zeros, as the STFT's own padding does, and the per-utterance dB floor is a
+    maximum that the padded frames do not reach (equal within float rounding; ``tests/test_export.py`` checks
+    1e-4 on the probabilities). False for SSL front-ends, whose convolutions and attention see the padding.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> batch_matches_utterances(Fbank(n_mels=40)), batch_matches_utterances(Fbank(n_mels=40, deltas=True))
+    (True, False)
+    """
+    from speechbrain.lobes.features import Fbank
+
+    module = getattr(frontend, "module", frontend)
+    stft = getattr(module, "compute_STFT", None)
+    return (isinstance(module, Fbank) and stft is not None and bool(stft.center) and stft.pad_mode == "constant"
+            and not module.deltas and not module.context)
+
+
+def fbank_frame_lengths(frontend, wav_lens, n_samples, n_frames):
+    """Relative counts of each utterance's own frames in a padded batch through a centred-STFT ``Fbank``
+    (``1 + samples // hop`` of ``n_frames``): the lengths the frozen-front-end cache gives each utterance.
+
+    Arguments
+    ---------
+    frontend : speechbrain.lobes.features.Fbank
+        The front-end (its ``compute_STFT.hop_length``).
+    wav_lens : torch.Tensor
+        ``[batch]`` relative lengths of the waveforms.
+    n_samples, n_frames : int
+        Samples of the padded batch and frames of its features.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch]``.
+
+    Example
+    -------
+    >>> from speechbrain.lobes.features import Fbank
+    >>> fbank = Fbank(n_mels=40)
+    >>> wavs = torch.zeros(2, 16000)
+    >>> (fbank_frame_lengths(fbank, torch.tensor([1.0, 0.5]), 16000, fbank(wavs).shape[1]) * 101).round().tolist()
+    [101.0, 51.0]
+    """
+    hop = getattr(frontend, "module", frontend).compute_STFT.hop_length
+    samples = torch.round(wav_lens * n_samples).clamp(min=1)
+    return (torch.div(samples, hop, rounding_mode="floor") + 1) / n_frames
+
+
 def utterance_frames(frontend, wav):
     """The frames of one waveform through a front-end, alone and unpadded, as the frozen-front-end cache stores them.
 

@@ -23,15 +23,18 @@ operations of one example, so two things are done for it and one is checked afte
   example and refuses (one line) when its probabilities differ from ``classify_batch``'s by more than ``1e-4``.
 
 Exported (tested in ``tests/test_export.py``): **MLEE** (log power spectrogram -> CNN-BLSTM-attention),
-**SelectiveMTL** (SpeechBrain Fbank -> Bi-LSTM-attention) and **EmoNet** scoring whole clips
-(``eval_segment_duration: null``; Fbank -> Wide-ResNet -> 2D attention; the chosen domain's head). Refused, in
-one line naming the recipe and the reason (:func:`export_refusal`):
+**SelectiveMTL** (SpeechBrain Fbank -> Bi-LSTM-attention), **EmoNet** scoring whole clips
+(``eval_segment_duration: null``; Fbank -> Wide-ResNet -> 2D attention; the chosen domain's head) and
+**EmotionEmbeddings** with a log-mel front-end (the frozen ``Fbank`` runs on the padded batch, which gives each
+utterance its own frames: :func:`emo_lobes.features.frontend_cache.batch_matches_utterances`; the GRU is traced
+without packed sequences, which ONNX lacks: the same numbers). Refused, in one line naming the recipe and the
+reason (:func:`export_refusal`):
 
 - **LanguageMTL**: its features (the first Kaldi MFCC frames from ``torchaudio.compliance.kaldi``, or openSMILE
   functionals through NumPy) are computed per utterance in a Python loop, outside any graph;
 - **EmoNet** with ``eval_segment_duration`` (every shipped hparams file): its test cuts each clip into a number of
   segments that depends on the clip's length, in a Python loop;
-- **EmotionEmbeddings** with a frozen front-end (the log-mel and frozen wav2vec2 files) or ``trim_silence_db``: the
+- **EmotionEmbeddings** with a frozen wav2vec2 front-end or ``trim_silence_db`` (the recommended log-mel file): the
   front-end (or the trimming) runs on each utterance alone in a Python loop, as the recipe's feature cache did; a
   fine-tuned wav2vec2 model (``freeze_frontend: False``) goes through the export and its check.
 """
@@ -44,6 +47,7 @@ import warnings
 import torch
 
 from emo_lobes.errors import EmoLobesError
+from emo_lobes.features.frontend_cache import batch_matches_utterances
 
 #: Export formats and the file suffix of each.
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx"}
@@ -75,8 +79,9 @@ def export_refusal(adapter):
                   "loop whose count depends on each length")
     elif recipe == "EmotionEmbeddings" and hparams.get("trim_silence_db") is not None:
         reason = "it trims each utterance's silence alone, in a Python loop"
-    elif recipe == "EmotionEmbeddings" and hparams.get("freeze_frontend"):
-        reason = ("its frozen front-end runs on each utterance alone, in a Python loop (as the recipe's feature "
+    elif recipe == "EmotionEmbeddings" and hparams.get("freeze_frontend") and not batch_matches_utterances(
+            hparams["frontend"]):
+        reason = ("its frozen SSL front-end runs on each utterance alone, in a Python loop (as the recipe's feature "
                   "cache), so the batch size would be frozen")
     return None if reason is None else f"{recipe} models cannot be exported: {reason}"
 

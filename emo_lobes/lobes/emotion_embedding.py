@@ -113,6 +113,11 @@ class EmotionEmbeddingModel(nn.Module):
             ``[batch, hidden_size]``: each utterance's output at its last valid frame.
         """
         counts = frame_counts(lengths, feats.shape[1])
+        if self.model_type == "gru" and torch.jit.is_tracing():
+            # an export (TorchScript / ONNX trace; ONNX has no packed sequences): the same numbers, since a
+            # forward GRU's output at the last valid frame has not yet seen the padding that follows it
+            out, _ = self.gru(feats)
+            return out[torch.arange(out.shape[0], device=out.device), counts - 1]
         if self.model_type == "gru":
             packed = nn.utils.rnn.pack_padded_sequence(feats, counts.cpu(), batch_first=True, enforce_sorted=False)
             _, last_hidden = self.gru(packed)

@@ -143,3 +143,78 @@ def die_with_torchrun():
     die_with_parent()
     if sys.platform.startswith("linux") and os.getppid() != agent:  # the agent died before the signal was set
         os._exit(1)
+
+
+def run_command_once(label, command, folder, done_path, log_name="grid_stdout.log"):
+    """Run a driver's command (a train.py run of a grid) unless ``done_path`` exists; its output goes to
+    ``<folder>/<log_name>``; a failure is a one-line error saying where to read and how to resume.
+
+    Arguments
+    ---------
+    label : str
+        The run's name in messages (``[<label>] ...``).
+    command : list of str
+        The command (run in this process's working folder; killed with this process).
+    folder : str
+        The run's output folder (created).
+    done_path : str
+        The file whose existence marks the run finished.
+    log_name : str
+        The log file in ``folder``.
+
+    Returns
+    -------
+    bool
+        ``True`` when it ran, ``False`` when it was already done.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> done = os.path.join(folder, "done")
+    >>> run_command_once("demo", [sys.executable, "-c", f"open({done!r}, 'w')"], folder, done)
+    [demo] ...
+    True
+    >>> run_command_once("demo", ["false"], folder, done)
+    False
+    """
+    import shlex
+    import subprocess
+
+    from emo_lobes.errors import EmoLobesError
+
+    if os.path.exists(done_path):
+        return False
+    shown = [os.path.basename(command[0])] + list(command[1:])
+    print(f"[{label}] {shlex.join(shown)}", flush=True)
+    os.makedirs(folder, exist_ok=True)
+    log_path = os.path.join(folder, log_name)
+    with open(log_path, "w", encoding="utf-8") as log:
+        code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    if code != 0 or not os.path.exists(done_path):
+        raise EmoLobesError(f"{label} failed (exit {code})", f"read {log_path}; rerun the same command to resume")
+    return True
+
+
+def claim_driver_folder(output_folder, data_folder, what):
+    """Before a driver (a grid of train.py runs) starts: the data folder exists, the output folder is writable and
+    outside it, and this process holds the output folder's lock (one-line errors otherwise).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> data, out = tempfile.mkdtemp(), tempfile.mkdtemp()
+    >>> claim_driver_folder(out, data, "grid")
+    >>> try:
+    ...     claim_driver_folder(out, os.path.join(data, "none"), "grid")
+    ... except EmoLobesError as err:
+    ...     print(err.problem.split(" does")[0].endswith("none"))
+    True
+    """
+    from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable
+
+    if not os.path.isdir(data_folder):
+        raise EmoLobesError(f"data folder {data_folder} does not exist", "pass the folder holding the corpora")
+    assert_not_inside(output_folder, data_folder)
+    check_output_folder_writable(output_folder)
+    lock_output_folder(output_folder, what)  # held until this process ends

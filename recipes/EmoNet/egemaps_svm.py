@@ -4,7 +4,7 @@ LinearSVC with C on a log grid 1 .. 1e-9 chosen on dev UAR, refit on train + dev
 
 Run (same split as a train.py run: reuse its prep folder, or give its split file <output_folder>/splits/<corpus>.json):
 python recipes/EmoNet/egemaps_svm.py --prep_folder results/EmoNet/scratch/urdu/1986/fold_1/prep/urdu \
-    --data_folder /data/URDU --output_folder results/EmoNet/egemaps_svm/urdu/fold_1
+    --output_folder results/EmoNet/egemaps_svm/urdu/fold_1     # the corpus root: the one that prep read
 python recipes/EmoNet/egemaps_svm.py --corpus urdu --data_folder /data/URDU \
     --split_file results/EmoNet/scratch/urdu/1986/fold_1/splits/urdu.json --output_folder results/EmoNet/egemaps_svm/urdu/fold_1
 """
@@ -23,7 +23,8 @@ from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.features.feature_cache import functionals  # noqa: E402
 from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
 from emo_lobes.evaluation.split_baselines import EMONET_C_GRID  # noqa: E402
-from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable, load_manifest  # noqa: E402
+from emo_lobes.data.manifest import (  # noqa: E402
+    PREP_OPTIONS_FILE, assert_not_inside, check_output_folder_writable, load_manifest)
 from emo_lobes.evaluation.metrics import write_test_results  # noqa: E402
 
 #: The complexity grid of Section 4.1: 1, 0.1, ..., 1e-9 (the leaderboard's egemaps_svm uses the same).
@@ -80,11 +81,32 @@ def run_baseline(prep_folder, data_folder, output_folder, cache_dir=None, seed=0
     return dict(metrics, **extra)
 
 
+def prep_corpus_root(prep_folder):
+    """The corpus root a train.py prep folder was built from (``corpus.folder`` of its ``prep_options.json``).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = open(os.path.join(folder, PREP_OPTIONS_FILE), "w").write('{"corpus": {"folder": "/data/EmoDB"}}')
+    >>> prep_corpus_root(folder)
+    '/data/EmoDB'
+    """
+    path = os.path.join(prep_folder, PREP_OPTIONS_FILE)
+    try:
+        with open(path, encoding="utf-8") as options_file:
+            return json.load(options_file)["corpus"]["folder"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EmoLobesError(f"{path} does not say which corpus folder the prep read",
+                            "pass --data_folder (the corpus root)") from None
+
+
 @cli_errors
 def main(argv=None):
     """Command line (see the module docstring)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_folder", required=True, help="the corpus root (read-only)")
+    parser.add_argument("--data_folder", help="the corpus root (read-only); with --prep_folder, default: the root "
+                                              "that prep read (its prep_options.json)")
     parser.add_argument("--output_folder", required=True)
     parser.add_argument("--prep_folder", help="manifests of a train.py run (<output_folder>/prep/<corpus>)")
     parser.add_argument("--corpus", help="corpus (parser) name, when no --prep_folder is given")
@@ -95,6 +117,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1986, help="split seed (train.py's default seed is 1986)")
     parser.add_argument("--cache", help="feature cache folder (default: <output_folder>/feature_cache)")
     args = parser.parse_args(argv)
+    if args.data_folder is None:
+        if args.prep_folder is None:
+            raise EmoLobesError("no --data_folder given", "pass the corpus root (or a train.py run's --prep_folder)")
+        args.data_folder = prep_corpus_root(args.prep_folder)
     assert_not_inside(args.output_folder, args.data_folder)
     check_output_folder_writable(args.output_folder)
     prep_folder, data_folder = args.prep_folder, args.data_folder

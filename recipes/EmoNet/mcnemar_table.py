@@ -14,7 +14,7 @@ import argparse
 
 from emo_lobes.errors import EmoLobesError, cli_errors
 from emo_lobes.data.manifest import write_text_atomic
-from emo_lobes.evaluation.metrics import mcnemar_exact, read_test_results
+from emo_lobes.evaluation.metrics import mcnemar_mark, read_test_results
 from emo_lobes.evaluation.tables import markdown_table
 
 #: Table 4 of the paper (test UAR, %) for the EmoSet corpora emo_lobes parses: chance, baseline (scratch ResNet,
@@ -28,56 +28,22 @@ PAPER_TABLE4 = {
     "iemocap": {"name": "IEMOCAP", "chance": 25.0, "baseline": 53.6, "all": "52.1", "arousal": "54.4",
                 "valence": "51.4-", "a+v": "53.1-"},
 }
-ALPHA = 0.05
+ALPHA = 0.05  # McNemar significance level of the paper's marks (Table 4 caption)
 
 
-def _spec(text, with_system):
-    # "name:corpus=path" (systems) or "corpus=path" (baselines) -> tuple.
+def parse_run_spec(text, with_system):
+    """``NAME:CORPUS=PATH`` (``with_system``) or ``CORPUS=PATH`` as a tuple; a one-line error otherwise.
+
+    Example
+    -------
+    >>> parse_run_spec("all:emodb=runs/md/emodb", True), parse_run_spec("emodb=runs/scratch", False)
+    (('all', 'emodb', 'runs/md/emodb'), ('emodb', 'runs/scratch'))
+    """
     if "=" not in text or (with_system and ":" not in text.split("=", 1)[0]):
         form = "NAME:CORPUS=PATH" if with_system else "CORPUS=PATH"
         raise EmoLobesError(f"cannot read '{text}'", f"write it as {form}")
     key, path = text.split("=", 1)
     return (*key.split(":", 1), path) if with_system else (key, path)
-
-
-def mcnemar_mark(baseline, system, alpha=ALPHA):
-    """``+`` / ``-`` when ``system`` makes significantly fewer / more errors than ``baseline``, else ``""``.
-
-    Arguments
-    ---------
-    baseline, system : dict
-        Test results (``test_results.json``) holding ``predictions`` over the same utterances.
-    alpha : float
-        Significance level.
-
-    Returns
-    -------
-    tuple
-        ``(mark, mcnemar dict)``.
-
-    Example
-    -------
-    >>> truth = [{"id": str(i), "true": "a"} for i in range(20)]
-    >>> base = {"predictions": [dict(p, pred="b") for p in truth]}
-    >>> good = {"predictions": [dict(p, pred="a") for p in truth]}
-    >>> mcnemar_mark(base, good)[0], mcnemar_mark(good, base)[0], mcnemar_mark(base, base)[0]
-    ('+', '-', '')
-    """
-    # utterances pair by corpus and wav (relative to the corpus root), so a pooled run's ids pair too; by id
-    # for results without them
-    paired = all("wav" in p for p in baseline["predictions"] + system["predictions"])
-    key = (lambda p: (p.get("corpus"), p["wav"])) if paired else (lambda p: p["id"])
-    base = {key(p): p for p in baseline["predictions"]}
-    other = {key(p): p for p in system["predictions"]}
-    if set(base) != set(other):
-        raise EmoLobesError(f"the two runs were tested on different utterances ({len(base)} vs {len(other)})",
-                            "compare runs made on the same split (e.g. --split_file=<one run>/splits/<corpus>.json)")
-    ids = sorted(base)
-    test = mcnemar_exact([base[i]["true"] for i in ids], [other[i]["pred"] for i in ids],
-                         [base[i]["pred"] for i in ids])
-    if test["p_value"] >= alpha or test["b"] == test["c"]:
-        return "", test
-    return ("+" if test["b"] > test["c"] else "-"), test
 
 
 def table4(baselines, systems):
@@ -103,7 +69,7 @@ def table4(baselines, systems):
             if corpus not in systems[name]:
                 row.append(None)
                 continue
-            mark, _ = mcnemar_mark(baseline, systems[name][corpus])
+            mark, _ = mcnemar_mark(baseline, systems[name][corpus], ALPHA)
             row.append(f"{100 * systems[name][corpus]['ua']:.1f}{mark}")
         rows.append(row)
     ours = markdown_table(["Corpus", "chance", "baseline"] + names, rows, align=["l"] + ["r"] * (2 + len(names)))
@@ -122,9 +88,9 @@ def main(argv=None):
     parser.add_argument("--system", action="append", required=True, help="NAME:CORPUS=PATH of a transfer run")
     parser.add_argument("--output", help="also write the tables to this markdown file")
     args = parser.parse_args(argv)
-    baselines = {corpus: read_test_results(path) for corpus, path in (_spec(b, False) for b in args.baseline)}
+    baselines = {corpus: read_test_results(path) for corpus, path in (parse_run_spec(b, False) for b in args.baseline)}
     systems = {}
-    for name, corpus, path in (_spec(s, True) for s in args.system):
+    for name, corpus, path in (parse_run_spec(s, True) for s in args.system):
         if corpus not in baselines:
             raise EmoLobesError(f"system {name} on {corpus} has no baseline", f"add --baseline {corpus}=PATH")
         systems.setdefault(name, {})[corpus] = read_test_results(path)

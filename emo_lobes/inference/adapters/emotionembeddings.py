@@ -6,7 +6,8 @@ import torch
 
 from emo_lobes.data.audio import trim_silence
 from emo_lobes.errors import EmoLobesError
-from emo_lobes.features.frontend_cache import utterance_frames
+from emo_lobes.features.frontend_cache import (batch_matches_utterances, call_frontend, fbank_frame_lengths,
+                                               utterance_frames)
 from emo_lobes.inference.classifier import EmotionClassifier, RecipeAdapter, register_adapter  # noqa: F401 (examples)
 from emo_lobes.lobes.emotion_embedding import emotion_embedding_modules
 
@@ -37,6 +38,13 @@ def head_labels(experiment_folder):
     return {corpus: sorted(table) for corpus, table in tables.items()}
 
 
+def _results_folder(checkpoints_dir):
+    # A model package holds test_results.json beside its weights (checkpoints_dir is the package); an experiment
+    # holds it above save/.
+    folder = os.path.abspath(str(checkpoints_dir))
+    return folder if os.path.isfile(os.path.join(folder, "test_results.json")) else os.path.dirname(folder)
+
+
 def _finished_results(experiment_folder):
     # The run's test_results.json, refused in one line when the run did not finish.
     path = os.path.join(experiment_folder, "test_results.json")
@@ -56,8 +64,9 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
     """EmotionEmbeddings (recipes/EmotionEmbeddings): front-end -> emotion model -> embedding -> every corpus head.
 
     The front-end is rebuilt from the experiment's hparams (log mel filterbank, or wav2vec2 from its
-    ``ssl_source``: a hub id or a local folder; a fine-tuned one is filled from the checkpoint). A frozen
-    front-end runs on each file alone, as the recipe's cache computed it. The emotion model's output (the last
+    ``ssl_source``: a hub id or a local folder; a fine-tuned one is filled from the checkpoint). A frozen SSL
+    front-end runs on each file alone, as the recipe's cache computed it; a frozen log-mel ``Fbank`` runs on the
+    padded batch, which gives each file the same frames (``batch_matches_utterances``). The emotion model's output (the last
     frame of the GRU) is the **emotion embedding**; ``label`` and ``probabilities`` are those of one head
     (:attr:`head`, default the first training corpus; :meth:`use_head` picks another), and ``heads`` holds every
     head's (``{corpus: {"label", "probabilities"}}``). The checkpoint is the one the run tested: the best dev UAR,
@@ -98,7 +107,7 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
     best_checkpoint = {"max_key": "UAR"}
 
     def __init__(self, hparams, labels=None):
-        experiment = os.path.dirname(os.path.abspath(str(hparams["checkpointer"].checkpoints_dir)))
+        experiment = _results_folder(hparams["checkpointer"].checkpoints_dir)
         self.corpus_labels = head_labels(experiment)
         self.best_checkpoint = {"max_key": _finished_results(experiment).get("checkpoint_key", "UAR")}
         self.train_corpora = list(hparams["train_corpora"])
@@ -112,6 +121,12 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
             hparams["checkpointer"].add_recoverable(name, module)
         self.head = self.train_corpora[0]
         super().__init__(hparams, self.corpus_labels[self.head])
+
+    @classmethod
+    def package_files(cls, experiment_folder):
+        """``test_results.json``: each head's labels and the tested checkpoint's key, for a model folder that is
+        loaded away from its experiment (copied, or from a hub)."""
+        return ["test_results.json"]
 
     def use_head(self, corpus):
         """Make ``label`` and ``probabilities`` those of ``corpus``'s head (a training corpus of the run).
@@ -149,15 +164,19 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
                        for i in range(len(wavs))]
             counts = torch.tensor([t.shape[0] for t in trimmed], dtype=torch.float32, device=wavs.device)
             wavs, wav_lens = torch.nn.utils.rnn.pad_sequence(trimmed, batch_first=True), counts / counts.max()
-        if self.hparams["freeze_frontend"]:  # each file alone, unpadded, as the recipe's cache computed it
+        frozen = self.hparams["freeze_frontend"]
+        if frozen and not batch_matches_utterances(frontend):
+            # each file alone, unpadded, as the recipe's cache computed it (an SSL model sees a batch's padding)
             samples = torch.round(wav_lens * wavs.shape[1]).long().clamp(min=1)
             frames = [utterance_frames(frontend, wavs[i, :int(samples[i])]) for i in range(len(wavs))]
             counts = torch.tensor([f.shape[0] for f in frames], dtype=torch.float32, device=wavs.device)
             feats, lens = torch.nn.utils.rnn.pad_sequence(frames, batch_first=True), counts / counts.max()
         else:
-            feats, lens = frontend(wavs, wav_lens), wav_lens
+            feats, lens = call_frontend(frontend, wavs, wav_lens), wav_lens  # Fbank takes the waveforms only
             if hasattr(frontend, "frame_lengths"):  # as the recipe: exact valid frames of each utterance
                 lens = frontend.frame_lengths(wav_lens, wavs.shape[1], feats.shape[1])
+            elif frozen:  # a log-mel Fbank: the batch gives each file's own frames; their counts as the cache's
+                lens = fbank_frame_lengths(frontend, wav_lens, wavs.shape[1], feats.shape[1])
         if "feature_normalization" in self.trained:
             feats = self.trained["feature_normalization"](feats, lens)
         return self.trained["emotion_model"](feats, lens)
