@@ -304,7 +304,8 @@ def test_figure7_colours_gains_and_marks_mcnemar(scratch_run, tmp_path):
     metrics = _oracle_run(tmp_path / "oracle", scratch, best={"dev": {"ua": 1.0}})
     output = tmp_path / "figure7b.png"
     plot_figure7.main(["--figure", "b", "--reference", f"urdu={scratch_run}",
-                       "--system", f"all:urdu={tmp_path / 'oracle'}", "--system", f"same:urdu={scratch_run}", "--output", str(output)])
+                       "--system", f"all:urdu={tmp_path / 'oracle'}", "--system", f"same:urdu={scratch_run}",
+                       "--output", str(output)])
     assert open(output, "rb").read(4) == b"\x89PNG"
     row = [line for line in (tmp_path / "figure7b.md").read_text().splitlines() if line.startswith("| urdu")][0]
     cells = [cell.strip() for cell in row.split("|")[2:-1]]
@@ -337,7 +338,9 @@ def test_grid_runs_every_system_on_the_scratch_split_and_assembles_the_tables(sc
             declared = json.loads(next(a for a in run["command"] if a.startswith("--corpora="))[len("--corpora="):])
             assert {c: d["split"]["file"] for c, d in declared.items()} == {
                 c: os.path.abspath(run_grid.split_file(grid, c)) for c in ("urdu", "iemocap", "emodb")}
-    assert "--pretrained_folder=" + os.path.join(grid, "aggregated_valence") in runs[-5]["command"]
+    valence_to_urdu = next(run for run in runs if run["name"] == "transfer_adapters/valence_to_urdu")
+    assert "--pretrained_folder=" + os.path.join(grid, "aggregated_valence") in valence_to_urdu["command"]
+    assert [run["name"] for run in runs if run.get("optional")] == ["egemaps/urdu", "egemaps/iemocap", "egemaps/emodb"]
     run_grid.main(["--data_folder", "/data", "--corpus", "urdu", "emodb", "--output_folder", grid, "--dry_run"])
     assert capsys.readouterr().out.count("train.py") == 2 + 4 + 1 + 3 * 3
     assert not os.path.exists(grid)  # a dry run writes nothing
@@ -350,7 +353,12 @@ def test_grid_runs_every_system_on_the_scratch_split_and_assembles_the_tables(sc
         _oracle_run(os.path.join(grid, name), scratch, best=scratch["best"])
     _oracle_run(os.path.join(grid, "egemaps", "urdu"), scratch, dev_ua=0.5)
     written = run_grid.assemble(grid, ["urdu", "emodb"], sources=["emodb"])  # emodb's runs unfinished
-    assert sorted(os.path.basename(p) for p in written) == ["figure7a.png", "figure7b.png", "table3.md", "table4.md"]
+    assert sorted(os.path.basename(p) for p in written) == [
+        "figure7a.md", "figure7a.png", "figure7b.md", "figure7b.png", "table3.md", "table4.md"]
+    # a rerun in that folder with other arguments would take these runs as its own: refused in one line
+    run_grid.check_grid_arguments(grid, {"corpus": ["urdu", "emodb"], "fold": 1})
+    with pytest.raises(EmoLobesError, match="was run with other arguments"):
+        run_grid.check_grid_arguments(grid, {"corpus": ["urdu", "emodb", "ravdess"], "fold": 1})
     def row(name, corpus="urdu"):
         line = [line for line in open(os.path.join(grid, name)) if line.startswith(f"| {corpus} ")][0]
         return [cell.strip() for cell in line.split("|")[1:-1]]

@@ -416,3 +416,38 @@ def write_problems_report(problems, path):
     if lines:  # said once on the console too, not only in the report
         print(f"[prep] {len(lines)} {noun} ({skipped} files skipped), see {path}", flush=True)
     return path
+
+
+def recorded_corpus_folder(prep_folder, *keys):
+    """The corpus folder a prep read, as its ``prep_options.json`` records it under ``keys`` (then ``folder``).
+
+    Arguments
+    ---------
+    prep_folder : str
+        The prep's output folder.
+    *keys : str
+        Where the corpus's declaration sits in the options (``"corpus"`` for one corpus, ``"corpora", name`` for
+        several).
+
+    Returns
+    -------
+    str
+        The folder; a one-line error when the options do not record it.
+
+    Example
+    -------
+    >>> d = tempfile.mkdtemp()
+    >>> _ = save_prep_options(d, {"corpora": {"emodb": {"folder": "/data/EmoDB"}}})
+    >>> recorded_corpus_folder(d, "corpora", "emodb")
+    '/data/EmoDB'
+    """
+    path = os.path.join(prep_folder, PREP_OPTIONS_FILE)
+    try:
+        with open(path, encoding="utf-8") as options_file:
+            value = json.load(options_file)
+        for key in (*keys, "folder"):
+            value = value[key]
+        return str(value)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise EmoLobesError(f"{path} does not record the folder of corpus {keys[-1] if keys else ''}".rstrip(),
+                            "pass the corpus folder (--data_folder / --corpus_folder)") from None

@@ -24,7 +24,7 @@ from emo_lobes.features.feature_cache import functionals  # noqa: E402
 from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
 from emo_lobes.evaluation.split_baselines import EMONET_C_GRID  # noqa: E402
 from emo_lobes.data.manifest import (  # noqa: E402
-    PREP_OPTIONS_FILE, assert_not_inside, check_output_folder_writable, load_manifest)
+    assert_not_inside, check_output_folder_writable, load_manifest, recorded_corpus_folder)
 from emo_lobes.evaluation.metrics import write_test_results  # noqa: E402
 
 #: The complexity grid of Section 4.1: 1, 0.1, ..., 1e-9 (the leaderboard's egemaps_svm uses the same).
@@ -81,26 +81,6 @@ def run_baseline(prep_folder, data_folder, output_folder, cache_dir=None, seed=0
     return dict(metrics, **extra)
 
 
-def prep_corpus_root(prep_folder):
-    """The corpus root a train.py prep folder was built from (``corpus.folder`` of its ``prep_options.json``).
-
-    Example
-    -------
-    >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = open(os.path.join(folder, PREP_OPTIONS_FILE), "w").write('{"corpus": {"folder": "/data/EmoDB"}}')
-    >>> prep_corpus_root(folder)
-    '/data/EmoDB'
-    """
-    path = os.path.join(prep_folder, PREP_OPTIONS_FILE)
-    try:
-        with open(path, encoding="utf-8") as options_file:
-            return json.load(options_file)["corpus"]["folder"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise EmoLobesError(f"{path} does not say which corpus folder the prep read",
-                            "pass --data_folder (the corpus root)") from None
-
-
 @cli_errors
 def main(argv=None):
     """Command line (see the module docstring)."""
@@ -120,7 +100,7 @@ def main(argv=None):
     if args.data_folder is None:
         if args.prep_folder is None:
             raise EmoLobesError("no --data_folder given", "pass the corpus root (or a train.py run's --prep_folder)")
-        args.data_folder = prep_corpus_root(args.prep_folder)
+        args.data_folder = recorded_corpus_folder(args.prep_folder, "corpus")
     assert_not_inside(args.output_folder, args.data_folder)
     check_output_folder_writable(args.output_folder)
     prep_folder, data_folder = args.prep_folder, args.data_folder

@@ -134,6 +134,16 @@ def table3_rows(scratch, egemaps):
 def table3(scratch, egemaps):
     """Our Table 3 and the paper's rows of the same corpora (markdown; the paper's is ``""`` when none match).
 
+    Arguments
+    ---------
+    scratch, egemaps : dict
+        As :func:`table3_rows`.
+
+    Returns
+    -------
+    tuple of str
+        Our table and the paper's.
+
     Example
     -------
     >>> run = {"labels": ["a", "b"], "best": {"dev": {"ua": 0.8}, "test": {"ua": 0.7}},

@@ -128,6 +128,20 @@ def figure7_markdown(cells):
 def write_figure7(references, systems, output, figure="b"):
     """Draw the heatmap into ``output`` (PNG) and its numbers into ``<output>.md``; return the markdown.
 
+    Arguments
+    ---------
+    references, systems : dict
+        As :func:`figure7_cells`.
+    output : str
+        The PNG (without matplotlib only ``<output>.md`` is written).
+    figure : str
+        ``a`` or ``b``: the title.
+
+    Returns
+    -------
+    str
+        The markdown written to ``<output>.md``.
+
     Example
     -------
     >>> import tempfile

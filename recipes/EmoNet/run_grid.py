@@ -27,14 +27,16 @@ from make_table3 import table3_text  # noqa: E402
 from mcnemar_table import table4  # noqa: E402
 from plot_figure7 import write_figure7  # noqa: E402
 
-from emo_lobes.data.manifest import write_text_atomic  # noqa: E402
+from emo_lobes.data.manifest import write_json_atomic, write_text_atomic  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.evaluation.metrics import read_test_results  # noqa: E402
 from emo_lobes.training.run_lock import claim_driver_folder, run_command_once  # noqa: E402
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
-SHARED_MODEL_FILE = "shared_model.ckpt"  # train.py's pre-trained model file
-#: Section 7.2.1's pre-training corpora for single-task transfer (names as emo_lobes declares them).
+SHARED_MODEL_FILE = "shared_model.ckpt"  # train.py's pre-trained model (its SHARED_MODEL_FILE)
+GRID_FILE = "grid.json"  # the grid's arguments: a rerun in the same folder must give the same ones
+#: Section 7.2.1's pre-training corpora for single-task transfer, by the corpus names a run gives them (emo_lobes
+#: parses IEMOCAP; DEMoS, FAU Aibo and GEMEP are CSV corpora a user declares under these names).
 PAPER_SOURCES = ("demos", "fauaibo", "gemep", "iemocap")
 #: Table 4's multi-task pre-training settings: column name, hparams file, extra overrides, run folder.
 #: (A+V is a two-domain multi-domain run: it takes the multi-domain overrides too.)
@@ -46,6 +48,19 @@ AGGREGATES = (("arousal", "aggregated.yaml", ["--target=arousal"], "aggregated_a
 def _train(hparams, *args):
     return [sys.executable, os.path.join(RECIPE_DIR, "train.py"), os.path.join(RECIPE_DIR, "hparams", hparams),
             *args]
+
+
+def default_sources(corpora, sources=None):
+    """The single-task transfer sources: ``sources`` when given, else the paper's among ``corpora``, else all.
+
+    Example
+    -------
+    >>> default_sources(["emodb", "iemocap"]), default_sources(["emodb", "urdu"]), default_sources(["a", "b"], ["b"])
+    (['iemocap'], ['emodb', 'urdu'], ['b'])
+    """
+    if sources is not None:
+        return list(sources)
+    return [c for c in corpora if c in PAPER_SOURCES] or list(corpora)
 
 
 def split_file(output_folder, corpus):
@@ -92,18 +107,20 @@ def grid_runs(corpora, data_folder, output_folder, sources=None, fold=1, declara
     Example
     -------
     >>> runs = grid_runs(["emodb", "ravdess"], "/data", "grid")
-    >>> [run["name"] for run in runs][:4]
-    ['scratch/emodb', 'scratch/ravdess', 'egemaps/emodb', 'egemaps/ravdess']
-    >>> len(runs), runs[-1]["name"]
-    (18, 'transfer_adapters/a+v_to_ravdess')
+    >>> names = [run["name"] for run in runs]
+    >>> names[:3]
+    ['scratch/emodb', 'scratch/ravdess', 'transfer_adapters/emodb_to_ravdess']
+    >>> names[-3:]
+    ['transfer_adapters/a+v_to_ravdess', 'egemaps/emodb', 'egemaps/ravdess']
+    >>> len(runs), [run["name"] for run in runs if run.get("optional")]
+    (18, ['egemaps/emodb', 'egemaps/ravdess'])
     """
     declarations = dict(declarations or {})
     unknown = sorted(set(sources or ()) - set(corpora))
     if unknown:
         raise EmoLobesError(f"transfer source {unknown[0]} is not among the grid's corpora",
                             f"add it to --corpus or drop it from --sources")
-    if sources is None:
-        sources = [c for c in corpora if c in PAPER_SOURCES] or list(corpora)
+    sources = default_sources(corpora, sources)
     extra = list(train_overrides)
     common = [f"--data_folder={data_folder}"]
     if declarations:
@@ -118,15 +135,12 @@ def grid_runs(corpora, data_folder, output_folder, sources=None, fold=1, declara
         return {"name": name, "folder": folder, "command": command,
                 "results": results or os.path.join(folder, "test_results.json")}
 
-    # a model run is done when its shared_model.ckpt exists (train.py writes it after test_results.json)
+    # a single-corpus model run is done when its shared_model.ckpt exists (train.py writes it after
+    # test_results.json); a multi-domain one (all, A+V) when its pooled test_results.json does (written last)
     runs = [run(f"scratch/{c}", _train("scratch.yaml", f"--corpus={c}", *common, f"--fold={fold}",
                                        f"--output_folder={os.path.join(output_folder, 'scratch', c)}", *extra),
                 results=os.path.join(output_folder, "scratch", c, SHARED_MODEL_FILE))
             for c in corpora]
-    runs += [run(f"egemaps/{c}", [sys.executable, os.path.join(RECIPE_DIR, "egemaps_svm.py"),
-                                  "--prep_folder", os.path.join(output_folder, "scratch", c, "prep", c),
-                                  "--output_folder", os.path.join(output_folder, "egemaps", c)])
-             for c in corpora]
 
     def transfer(tune, source, pretrained, corpus):
         name = f"transfer_{tune}/{source}_to_{corpus}"
@@ -148,9 +162,53 @@ def grid_runs(corpora, data_folder, output_folder, sources=None, fold=1, declara
                        for o in (multidomain_overrides if option == "{multidomain}" else [option])]
             runs.append(run(name, _train(hparams, f"--corpus={many}", *fixed_split, *options,
                                          f"--output_folder={os.path.join(output_folder, name)}", *extra),
-                            results=os.path.join(output_folder, name, SHARED_MODEL_FILE)))
+                            results=os.path.join(output_folder, name, "test_results.json" if setting == "a+v"
+                                                 else SHARED_MODEL_FILE)))
             runs += [transfer("adapters", setting, os.path.join(output_folder, name), corpus) for corpus in corpora]
+    # the eGeMAPS baselines last: a missing openSMILE (the baselines extra) or a split without dev (C is chosen on
+    # dev) then costs their Table 3 columns only
+    runs += [dict(run(f"egemaps/{c}", [sys.executable, os.path.join(RECIPE_DIR, "egemaps_svm.py"),
+                                       "--prep_folder", os.path.join(output_folder, "scratch", c, "prep", c),
+                                       "--output_folder", os.path.join(output_folder, "egemaps", c)]), optional=True)
+             for c in corpora]
     return runs
+
+
+def check_grid_arguments(output_folder, arguments):
+    """Record the grid's arguments in ``<output_folder>/grid.json``, or refuse (one line) when the folder holds a
+    grid run with other ones: its finished runs would be taken as this grid's.
+
+    Arguments
+    ---------
+    output_folder : str
+        The grid's folder.
+    arguments : dict
+        What decides the runs (corpora, sources, fold, data folder, declarations, overrides), JSON-ready.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_grid_arguments(folder, {"fold": 1}); check_grid_arguments(folder, {"fold": 1})
+    >>> try:
+    ...     check_grid_arguments(folder, {"fold": 2})
+    ... except EmoLobesError as err:
+    ...     print(err.problem)
+    ... # doctest: +ELLIPSIS
+    the grid in ... was run with other arguments (fold: 1 there, 2 now)
+    """
+    path = os.path.join(output_folder, GRID_FILE)
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as grid_file:
+            before = json.load(grid_file)
+        changed = [key for key in sorted(set(before) | set(arguments)) if before.get(key) != arguments.get(key)]
+        if changed:
+            key = changed[0]
+            raise EmoLobesError(f"the grid in {output_folder} was run with other arguments ({key}: {before.get(key)} "
+                                f"there, {arguments.get(key)} now)",
+                                "give a new --output_folder, or the same arguments")
+        return
+    write_json_atomic(arguments, path)
 
 
 def _results_if_done(path):
@@ -159,6 +217,15 @@ def _results_if_done(path):
 
 def assemble(output_folder, corpora, sources=None):
     """Write ``table3.md``, ``table4.md``, ``figure7a.png`` and ``figure7b.png`` (each with what has finished).
+
+    Arguments
+    ---------
+    output_folder : str
+        The grid's folder (runs in the layout of :func:`grid_runs`).
+    corpora : list of str
+        The grid's corpora.
+    sources : list of str, optional
+        The single-task transfer sources (default: :func:`default_sources`).
 
     Returns
     -------
@@ -195,9 +262,9 @@ def assemble(output_folder, corpora, sources=None):
         written.append(os.path.join(output_folder, "table4.md"))
         path = os.path.join(output_folder, "figure7b.png")
         write_figure7({(None, c): r for c, r in scratch.items()}, multi, path, figure="b")
-        written.append(path)
-    if sources is None:
-        sources = [c for c in corpora if c in PAPER_SOURCES] or list(corpora)
+        # without matplotlib there is no PNG, only its numbers
+        written += [p for p in (path, os.path.splitext(path)[0] + ".md") if os.path.isfile(p)]
+    sources = default_sources(corpora, sources)
     adapters, heads = {}, {}
     for source in sources:
         for corpus in (c for c in scratch if c != source):
@@ -209,7 +276,7 @@ def assemble(output_folder, corpora, sources=None):
     if adapters:
         path = os.path.join(output_folder, "figure7a.png")
         write_figure7(heads, adapters, path, figure="a")
-        written.append(path)
+        written += [p for p in (path, os.path.splitext(path)[0] + ".md") if os.path.isfile(p)]
     return written
 
 
@@ -244,9 +311,18 @@ def main(argv=None):
         print("\n".join(shlex.join(run["command"]) for run in runs))
         return
     claim_driver_folder(args.output_folder, args.data_folder, "grid")
+    check_grid_arguments(args.output_folder, {
+        "corpus": args.corpus, "sources": default_sources(args.corpus, args.sources), "fold": args.fold,
+        "data_folder": os.path.abspath(args.data_folder), "corpora": declarations,
+        "train_overrides": args.train_overrides, "multidomain_overrides": args.multidomain_overrides})
     for run in runs:  # each run's output goes to <its folder>/grid_stdout.log
-        if not run_command_once(f"grid {run['name']}", run["command"], run["folder"], run["results"]):
-            print(f"[grid {run['name']}] done", flush=True)
+        try:
+            if not run_command_once(f"grid {run['name']}", run["command"], run["folder"], run["results"]):
+                print(f"[grid {run['name']}] done", flush=True)
+        except EmoLobesError as err:
+            if not run.get("optional"):
+                raise
+            print(f"[grid {run['name']}] skipped: {err.problem}; {err.fix}", flush=True)
     for path in assemble(args.output_folder, args.corpus, args.sources):
         print(f"[grid] wrote {path}", flush=True)
 

@@ -17,7 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from emo_lobes.data.manifest import PREP_OPTIONS_FILE  # noqa: E402
+from emo_lobes.data.manifest import recorded_corpus_folder  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.features.feature_cache import functionals  # noqa: E402
 from emo_lobes.evaluation.functional_baselines import fit_functional_baseline, score_on_test  # noqa: E402
@@ -45,13 +45,7 @@ def read_partition(run_folder, corpus, part, data_root):
 
 def corpus_root(run_folder, corpus):
     """The folder a run read ``corpus`` from (its declaration in ``prep/prep_options.json``)."""
-    path = os.path.join(run_folder, "prep", PREP_OPTIONS_FILE)
-    try:
-        with open(path, encoding="utf-8") as options_file:
-            return json.load(options_file)["corpora"][corpus]["folder"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise EmoLobesError(f"{path} does not record corpus {corpus}",
-                            "give the output folder of a finished train.py run, or --corpus_folder") from None
+    return recorded_corpus_folder(os.path.join(run_folder, "prep"), "corpora", corpus)
 
 
 @cli_errors

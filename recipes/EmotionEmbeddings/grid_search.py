@@ -63,6 +63,17 @@ def grid_runs(corpora, data_folder, output_folder, features=PAPER_GRID["features
               sizes=PAPER_GRID["sizes"], lrs=PAPER_GRID["lrs"], train_overrides=()):
     """Every run of the grid: ``{"setup", "corpus", "folder", "command"}``, setup by setup.
 
+    Arguments
+    ---------
+    corpora : list of str
+        The corpora searched on, each trained on its own.
+    data_folder, output_folder : str
+        The folder holding the corpora, and the search's folder.
+    features, models, sizes, lrs : sequence
+        The grid's axes (default: Section IV-A's, :data:`PAPER_GRID`).
+    train_overrides : sequence of str
+        Overrides appended to every train.py command.
+
     Example
     -------
     >>> runs = grid_runs(["gemep", "ravdess"], "/data", "gs")
@@ -90,7 +101,7 @@ def grid_runs(corpora, data_folder, output_folder, features=PAPER_GRID["features
     return runs
 
 
-def best_dev_uar(folder):
+def best_logged_dev_uar(folder):
     """The best dev UAR of a finished run (the epoch its checkpoint selection tests), from ``train_log.txt``.
 
     Example
@@ -100,7 +111,7 @@ def best_dev_uar(folder):
     >>> _ = open(os.path.join(folder, "train_log.txt"), "w").write(
     ...     "epoch: 1 - train loss: 2.0 - valid loss: 1.5, valid UAR: 0.3\\n"
     ...     "epoch: 2 - train loss: 1.2 - valid loss: 1.3, valid UAR: 0.45\\n")
-    >>> best_dev_uar(folder)
+    >>> best_logged_dev_uar(folder)
     0.45
     """
     path = os.path.join(folder, "train_log.txt")
@@ -113,6 +124,11 @@ def best_dev_uar(folder):
 
 def rank_setups(runs):
     """Setups whose every corpus run finished, ranked by mean best dev UAR (ties: the order of the grid).
+
+    Arguments
+    ---------
+    runs : list of dict
+        :func:`grid_runs`'s (``setup``, ``corpus`` and ``folder`` are read).
 
     Returns
     -------
@@ -139,7 +155,7 @@ def rank_setups(runs):
     for setup, setup_runs in by_setup.items():
         if not all(os.path.isfile(os.path.join(r["folder"], "test_results.json")) for r in setup_runs):
             continue
-        dev = {r["corpus"]: best_dev_uar(r["folder"]) for r in setup_runs}
+        dev = {r["corpus"]: best_logged_dev_uar(r["folder"]) for r in setup_runs}
         ranked.append({"setup": setup, "dev_ua": dev, "mean_dev_ua": float(np.mean(list(dev.values()))),
                        "folders": {r["corpus"]: r["folder"] for r in setup_runs}})
     return sorted(ranked, key=lambda row: -row["mean_dev_ua"])
