@@ -356,9 +356,14 @@ def test_grid_runs_every_system_on_the_scratch_split_and_assembles_the_tables(sc
     assert sorted(os.path.basename(p) for p in written) == [
         "figure7a.md", "figure7a.png", "figure7b.md", "figure7b.png", "table3.md", "table4.md"]
     # a rerun in that folder with other arguments would take these runs as its own: refused in one line
-    run_grid.check_grid_arguments(grid, {"corpus": ["urdu", "emodb"], "fold": 1})
+    from emo_lobes.training.run_lock import claim_driver_folder, release_output_folder
+
+    data = str(tmp_path / "data")
+    os.makedirs(data)
+    claim_driver_folder(grid, data, "grid", {"corpus": ["urdu", "emodb"], "fold": 1})
     with pytest.raises(EmoLobesError, match="was run with other arguments"):
-        run_grid.check_grid_arguments(grid, {"corpus": ["urdu", "emodb", "ravdess"], "fold": 1})
+        claim_driver_folder(grid, data, "grid", {"corpus": ["urdu", "emodb", "ravdess"], "fold": 1})
+    release_output_folder(grid)
     def row(name, corpus="urdu"):
         line = [line for line in open(os.path.join(grid, name)) if line.startswith(f"| {corpus} ")][0]
         return [cell.strip() for cell in line.split("|")[1:-1]]

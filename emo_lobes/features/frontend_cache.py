@@ -112,6 +112,11 @@ def frontend_feature_name(model_id, fingerprint, layer=None, sample_rate=16000):
     return f"{safe_id}_{fingerprint[:16]}_{layer_name}_{int(sample_rate) // 1000}k"
 
 
+def _unwrapped(frontend):
+    # the front-end itself, looked through a DDP wrapper
+    return getattr(frontend, "module", frontend)
+
+
 def call_frontend(frontend, wavs, lengths):
     """Frames of a batch of waveforms through a front-end, whichever of the two call forms it has.
 
@@ -137,7 +142,7 @@ def call_frontend(frontend, wavs, lengths):
     >>> call_frontend(Fbank(n_mels=40), torch.zeros(2, 16000), torch.ones(2)).shape
     torch.Size([2, 101, 40])
     """
-    module = getattr(frontend, "module", frontend)
+    module = _unwrapped(frontend)
     if len(inspect.signature(module.forward).parameters) >= 2:
         return frontend(wavs, lengths)
     return frontend(wavs)
@@ -160,7 +165,7 @@ def batch_matches_utterances(frontend):
     """
     from speechbrain.lobes.features import Fbank
 
-    module = getattr(frontend, "module", frontend)
+    module = _unwrapped(frontend)
     stft = getattr(module, "compute_STFT", None)
     return (isinstance(module, Fbank) and stft is not None and bool(stft.center) and stft.pad_mode == "constant"
             and not module.deltas and not module.context)
@@ -192,7 +197,7 @@ def fbank_frame_lengths(frontend, wav_lens, n_samples, n_frames):
     >>> (fbank_frame_lengths(fbank, torch.tensor([1.0, 0.5]), 16000, fbank(wavs).shape[1]) * 101).round().tolist()
     [101.0, 51.0]
     """
-    hop = getattr(frontend, "module", frontend).compute_STFT.hop_length
+    hop = _unwrapped(frontend).compute_STFT.hop_length
     samples = torch.round(wav_lens * n_samples).clamp(min=1)
     return (torch.div(samples, hop, rounding_mode="floor") + 1) / n_frames
 

@@ -10,6 +10,7 @@ pre-emption) would otherwise leave the workers training, the main one holding th
 """
 import ctypes
 import fcntl
+import json
 import os
 import signal
 import sys
@@ -196,25 +197,52 @@ def run_command_once(label, command, folder, done_path, log_name="grid_stdout.lo
     return True
 
 
-def claim_driver_folder(output_folder, data_folder, what):
+DRIVER_ARGUMENTS_FILE = "driver_arguments.json"
+
+
+def claim_driver_folder(output_folder, data_folder, what, arguments):
     """Before a driver (a grid of train.py runs) starts: the data folder exists, the output folder is writable and
-    outside it, and this process holds the output folder's lock (one-line errors otherwise).
+    outside it, this process holds the output folder's lock, and the folder's runs were made with the same
+    ``arguments`` (recorded in ``driver_arguments.json`` by the first call; a finished run of other arguments would
+    be taken as this driver's). One-line errors otherwise.
+
+    Arguments
+    ---------
+    output_folder, data_folder : str
+        The driver's folder and the folder holding the corpora (read-only).
+    what : str
+        The driver, for the lock and messages.
+    arguments : dict
+        What decides the driver's runs beyond their folder names, JSON-ready.
 
     Example
     -------
     >>> import tempfile
     >>> data, out = tempfile.mkdtemp(), tempfile.mkdtemp()
-    >>> claim_driver_folder(out, data, "grid")
-    >>> try:
-    ...     claim_driver_folder(out, os.path.join(data, "none"), "grid")
-    ... except EmoLobesError as err:
-    ...     print(err.problem.split(" does")[0].endswith("none"))
-    True
+    >>> claim_driver_folder(out, data, "grid", {"fold": 1}); claim_driver_folder(out, data, "grid", {"fold": 1})
+    >>> for other_data, fold in ((os.path.join(data, "none"), 1), (data, 2)):
+    ...     try:
+    ...         claim_driver_folder(out, other_data, "grid", {"fold": fold})
+    ...     except EmoLobesError as err:
+    ...         print(err.problem.replace(out, "OUT").replace(data, "DATA"))
+    data folder DATA/none does not exist
+    the grid in OUT was run with other arguments (fold: 1 there, 2 now)
     """
-    from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable
+    from emo_lobes.data.manifest import assert_not_inside, check_output_folder_writable, write_json_atomic
 
     if not os.path.isdir(data_folder):
         raise EmoLobesError(f"data folder {data_folder} does not exist", "pass the folder holding the corpora")
     assert_not_inside(output_folder, data_folder)
     check_output_folder_writable(output_folder)
     lock_output_folder(output_folder, what)  # held until this process ends
+    path = os.path.join(output_folder, DRIVER_ARGUMENTS_FILE)
+    if not os.path.isfile(path):
+        write_json_atomic(arguments, path)
+        return
+    with open(path, encoding="utf-8") as arguments_file:
+        before = json.load(arguments_file)
+    changed = [key for key in sorted(set(before) | set(arguments)) if before.get(key) != arguments.get(key)]
+    if changed:
+        key = changed[0]
+        raise EmoLobesError(f"the {what} in {output_folder} was run with other arguments ({key}: {before.get(key)} "
+                            f"there, {arguments.get(key)} now)", "give a new --output_folder, or the same arguments")

@@ -80,6 +80,33 @@ def table4(baselines, systems):
     return ours, paper
 
 
+def table4_text(baselines, systems):
+    """The printed report: our Table 4 (test UAR, McNemar marks) and the paper's rows, labelled.
+
+    Arguments
+    ---------
+    baselines, systems : dict
+        As :func:`table4`.
+
+    Returns
+    -------
+    str
+        Markdown.
+
+    Example
+    -------
+    >>> run = {"labels": ["a", "b"], "ua": 0.5, "predictions": [{"id": "1", "true": "a", "pred": "a"}]}
+    >>> print(table4_text({"urdu": run}, {"all": {"urdu": run}}).splitlines()[0])
+    Table 4 (ours): test UAR (%); + / - : McNemar p < 0.05 against the baseline (the scratch model)
+    """
+    ours, paper = table4(baselines, systems)
+    text = f"Table 4 (ours): test UAR (%); + / - : McNemar p < {ALPHA} against the baseline (the scratch model)\n\n"
+    text += ours + "\n"
+    if paper:
+        text += "\nTable 4 (paper)\n\n" + paper + "\n"
+    return text
+
+
 @cli_errors
 def main(argv=None):
     """Command line (see the module docstring)."""
@@ -94,10 +121,7 @@ def main(argv=None):
         if corpus not in baselines:
             raise EmoLobesError(f"system {name} on {corpus} has no baseline", f"add --baseline {corpus}=PATH")
         systems.setdefault(name, {})[corpus] = read_test_results(path)
-    ours, paper = table4(baselines, systems)
-    text = "Test UAR (%), ours; + / - : McNemar p < 0.05 against the baseline\n\n" + ours + "\n"
-    if paper:
-        text += "\nTable 4 (paper)\n\n" + paper + "\n"
+    text = table4_text(baselines, systems)
     print(text)
     if args.output:
         write_text_atomic(text, args.output)

@@ -24,25 +24,24 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_table3 import table3_text  # noqa: E402
-from mcnemar_table import table4  # noqa: E402
+from mcnemar_table import table4_text  # noqa: E402
 from plot_figure7 import write_figure7  # noqa: E402
 
-from emo_lobes.data.manifest import write_json_atomic, write_text_atomic  # noqa: E402
+from emo_lobes.data.manifest import write_text_atomic  # noqa: E402
 from emo_lobes.errors import EmoLobesError, cli_errors  # noqa: E402
 from emo_lobes.evaluation.metrics import read_test_results  # noqa: E402
 from emo_lobes.training.run_lock import claim_driver_folder, run_command_once  # noqa: E402
 
 RECIPE_DIR = os.path.dirname(os.path.abspath(__file__))
 SHARED_MODEL_FILE = "shared_model.ckpt"  # train.py's pre-trained model (its SHARED_MODEL_FILE)
-GRID_FILE = "grid.json"  # the grid's arguments: a rerun in the same folder must give the same ones
 #: Section 7.2.1's pre-training corpora for single-task transfer, by the corpus names a run gives them (emo_lobes
 #: parses IEMOCAP; DEMoS, FAU Aibo and GEMEP are CSV corpora a user declares under these names).
 PAPER_SOURCES = ("demos", "fauaibo", "gemep", "iemocap")
-#: Table 4's multi-task pre-training settings: column name, hparams file, extra overrides, run folder.
-#: (A+V is a two-domain multi-domain run: it takes the multi-domain overrides too.)
-AGGREGATES = (("arousal", "aggregated.yaml", ["--target=arousal"], "aggregated_arousal"),
-              ("valence", "aggregated.yaml", ["--target=valence"], "aggregated_valence"),
-              ("a+v", "arousal_valence.yaml", ["{multidomain}"], "arousal_valence"))
+#: Table 4's multi-task pre-training settings: column name, hparams file, extra overrides, run folder, and whether
+#: it is a multi-domain run (A+V: two domains; it takes the multi-domain overrides and is done at its results).
+AGGREGATES = (("arousal", "aggregated.yaml", ["--target=arousal"], "aggregated_arousal", False),
+              ("valence", "aggregated.yaml", ["--target=valence"], "aggregated_valence", False),
+              ("a+v", "arousal_valence.yaml", [], "arousal_valence", True))
 
 
 def _train(hparams, *args):
@@ -157,12 +156,11 @@ def grid_runs(corpora, data_folder, output_folder, sources=None, fold=1, declara
         folder = os.path.join(output_folder, "multidomain")
         runs.append(run("multidomain", _train("multidomain.yaml", f"--corpus={many}", *fixed_split,
                                               f"--output_folder={folder}", *extra, *multidomain_overrides)))
-        for setting, hparams, options, name in AGGREGATES:
-            options = [o for option in options
-                       for o in (multidomain_overrides if option == "{multidomain}" else [option])]
+        for setting, hparams, options, name, multidomain in AGGREGATES:
+            options = [*options, *multidomain_overrides] if multidomain else options
             runs.append(run(name, _train(hparams, f"--corpus={many}", *fixed_split, *options,
                                          f"--output_folder={os.path.join(output_folder, name)}", *extra),
-                            results=os.path.join(output_folder, name, "test_results.json" if setting == "a+v"
+                            results=os.path.join(output_folder, name, "test_results.json" if multidomain
                                                  else SHARED_MODEL_FILE)))
             runs += [transfer("adapters", setting, os.path.join(output_folder, name), corpus) for corpus in corpora]
     # the eGeMAPS baselines last: a missing openSMILE (the baselines extra) or a split without dev (C is chosen on
@@ -172,43 +170,6 @@ def grid_runs(corpora, data_folder, output_folder, sources=None, fold=1, declara
                                        "--output_folder", os.path.join(output_folder, "egemaps", c)]), optional=True)
              for c in corpora]
     return runs
-
-
-def check_grid_arguments(output_folder, arguments):
-    """Record the grid's arguments in ``<output_folder>/grid.json``, or refuse (one line) when the folder holds a
-    grid run with other ones: its finished runs would be taken as this grid's.
-
-    Arguments
-    ---------
-    output_folder : str
-        The grid's folder.
-    arguments : dict
-        What decides the runs (corpora, sources, fold, data folder, declarations, overrides), JSON-ready.
-
-    Example
-    -------
-    >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> check_grid_arguments(folder, {"fold": 1}); check_grid_arguments(folder, {"fold": 1})
-    >>> try:
-    ...     check_grid_arguments(folder, {"fold": 2})
-    ... except EmoLobesError as err:
-    ...     print(err.problem)
-    ... # doctest: +ELLIPSIS
-    the grid in ... was run with other arguments (fold: 1 there, 2 now)
-    """
-    path = os.path.join(output_folder, GRID_FILE)
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as grid_file:
-            before = json.load(grid_file)
-        changed = [key for key in sorted(set(before) | set(arguments)) if before.get(key) != arguments.get(key)]
-        if changed:
-            key = changed[0]
-            raise EmoLobesError(f"the grid in {output_folder} was run with other arguments ({key}: {before.get(key)} "
-                                f"there, {arguments.get(key)} now)",
-                                "give a new --output_folder, or the same arguments")
-        return
-    write_json_atomic(arguments, path)
 
 
 def _results_if_done(path):
@@ -244,21 +205,17 @@ def assemble(output_folder, corpora, sources=None):
     written = []
     if not scratch:
         return written
-    egemaps = {c: [done("egemaps", c)] for c in scratch if done("egemaps", c) is not None}
+    egemaps = {c: [r] for c, r in ((c, done("egemaps", c)) for c in scratch) if r is not None}
     write_text_atomic(table3_text({c: [r] for c, r in scratch.items()}, egemaps),
                       os.path.join(output_folder, "table3.md"))
     written.append(os.path.join(output_folder, "table3.md"))
     multi = {"all": {c: done("multidomain", c) for c in scratch}}
-    for setting, _, _, _ in AGGREGATES:
+    for setting, *_ in AGGREGATES:
         multi[setting] = {c: done("transfer_adapters", f"{setting}_to_{c}") for c in scratch}
     multi = {name: {c: r for c, r in runs.items() if r is not None} for name, runs in multi.items()}
     multi = {name: runs for name, runs in multi.items() if runs}
     if multi:
-        ours, paper = table4(scratch, multi)
-        text = "Table 4 (ours): test UAR (%); + / - : McNemar p < 0.05 against the scratch model\n\n" + ours + "\n"
-        if paper:
-            text += "\nTable 4 (paper)\n\n" + paper + "\n"
-        write_text_atomic(text, os.path.join(output_folder, "table4.md"))
+        write_text_atomic(table4_text(scratch, multi), os.path.join(output_folder, "table4.md"))
         written.append(os.path.join(output_folder, "table4.md"))
         path = os.path.join(output_folder, "figure7b.png")
         write_figure7({(None, c): r for c, r in scratch.items()}, multi, path, figure="b")
@@ -310,8 +267,7 @@ def main(argv=None):
     if args.dry_run:
         print("\n".join(shlex.join(run["command"]) for run in runs))
         return
-    claim_driver_folder(args.output_folder, args.data_folder, "grid")
-    check_grid_arguments(args.output_folder, {
+    claim_driver_folder(args.output_folder, args.data_folder, "grid", {  # what decides every run of the grid
         "corpus": args.corpus, "sources": default_sources(args.corpus, args.sources), "fold": args.fold,
         "data_folder": os.path.abspath(args.data_folder), "corpora": declarations,
         "train_overrides": args.train_overrides, "multidomain_overrides": args.multidomain_overrides})

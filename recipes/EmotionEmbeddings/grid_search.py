@@ -211,7 +211,9 @@ def main(argv=None):
     if args.dry_run:
         print("\n".join(shlex.join(run["command"]) for run in runs))
         return
-    claim_driver_folder(args.output_folder, args.data_folder, "grid search")
+    # setups and corpora name their run folders; the data and the overrides do not
+    claim_driver_folder(args.output_folder, args.data_folder, "grid search",
+                        {"data_folder": os.path.abspath(args.data_folder), "train_overrides": args.train_overrides})
     for run in runs:  # each run's output goes to <its folder>/grid_stdout.log
         label = f"grid search {run['setup']} {run['corpus']}"
         run_command_once(label, run["command"], run["folder"], os.path.join(run["folder"], "test_results.json"))

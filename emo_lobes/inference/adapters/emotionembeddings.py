@@ -66,8 +66,8 @@ class EmotionEmbeddingsAdapter(RecipeAdapter):
     The front-end is rebuilt from the experiment's hparams (log mel filterbank, or wav2vec2 from its
     ``ssl_source``: a hub id or a local folder; a fine-tuned one is filled from the checkpoint). A frozen SSL
     front-end runs on each file alone, as the recipe's cache computed it; a frozen log-mel ``Fbank`` runs on the
-    padded batch, which gives each file the same frames (``batch_matches_utterances``). The emotion model's output (the last
-    frame of the GRU) is the **emotion embedding**; ``label`` and ``probabilities`` are those of one head
+    padded batch, which gives each file the same frames (``batch_matches_utterances``). The emotion model's output
+    (the last frame of the GRU) is the **emotion embedding**; ``label`` and ``probabilities`` are those of one head
     (:attr:`head`, default the first training corpus; :meth:`use_head` picks another), and ``heads`` holds every
     head's (``{corpus: {"label", "probabilities"}}``). The checkpoint is the one the run tested: the best dev UAR,
     or the last epoch for a run without a dev set (``checkpoint_key`` of its ``test_results.json``).
