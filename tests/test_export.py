@@ -4,8 +4,9 @@ ONNX, give PyTorch's numbers.
 Each exported file runs (``torch.jit.load``, ``onnxruntime``) on a padded batch of three synthetic IEMOCAP files of
 different lengths (another batch size and length than the trace's example) and must give ``exp(out_prob)`` of
 ``EmotionClassifier.classify_batch`` within 1e-4, for the batch and for one file alone; a frozen-front-end
-EmotionEmbeddings model that trims silence (or has a frozen SSL front-end) is refused in one line, and so is an EmoNet
-model that scores clips in segments.
+EmotionEmbeddings model that trims silence (or has a frozen SSL front-end) is refused in one line. EmoNet exports as
+shipped (5 s segments) and, with 1 s segments, cuts and averages in the exported file the segments the recipe's test
+cuts in its loop.
 """
 import glob
 import os
@@ -30,10 +31,10 @@ MLEE_TINY = ["--speed_factors=[]", "--num_workers=0", "--cnn_channels=[2,2,2]", 
 SELECTIVEMTL_TINY = ["--corpus=iemocap", "--number_of_epochs=1", "--lstm_size=8", "--lstm_layers=2",
                      "--attention_size=8", "--attention_heads=2", "--dense1_size=16", "--dense2_size=8",
                      "--max_duration=2.0", "--batch_size=64"]
-# EmoNet scoring whole clips (eval_segment_duration: null): the shipped 5 s segmenting is refused
+# EmoNet as shipped: eval_segment_duration 5 s
 EMONET_TINY = ["--max_epochs=1", "--patience=1", "--stem_channels=4", "--stack_channels=[8, 8, 16]",
                "--attention_size=8", "--head_hidden_size=8", "--batch_size=16", "--eval_batch_size=32",
-               "--default_split={k: 4}", "--noprogressbar", "--eval_segment_duration=null"]
+               "--default_split={k: 4}", "--noprogressbar"]
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +140,62 @@ def test_export_command_writes_beside_the_model_and_refuses_a_per_utterance_fron
     ee.adapter.hparams["frontend"] = torch.nn.Identity()
     assert export_refusal(ee.adapter).startswith("EmotionEmbeddings models cannot be exported: its frozen SSL "
                                                  "front-end runs on each utterance alone")
-    # EmoNet as shipped (eval_segment_duration: 5 s) segments each clip in a Python loop: refused
-    emonet = EmotionClassifier.from_hparams(source=str(folders["EmoNet"]))
-    emonet.adapter.hparams["eval_segment_duration"] = 5.0
-    assert export_refusal(emonet.adapter).startswith("EmoNet models cannot be exported: it scores each clip as the "
-                                                     "mean of eval_segment_duration segments")
     with pytest.raises(EmoLobesError, match="unknown export format 'tflite'"):
         export_model(package, "tflite", str(tmp_path / "x"))
+
+
+def _emonet_with_segments(folders, tmp_path, seconds):
+    # the EmoNet package with eval_segment_duration set to `seconds` (the synthetic clips are shorter than 5 s)
+    import shutil
+
+    package = tmp_path / f"emonet_{seconds}s"
+    shutil.copytree(folders["EmoNet"], package)
+    yaml_path = package / "inference.yaml"
+    text = yaml_path.read_text(encoding="utf-8")
+    assert "eval_segment_duration: 5.0\n" in text
+    yaml_path.write_text(text.replace("eval_segment_duration: 5.0\n", f"eval_segment_duration: {seconds}\n"),
+                         encoding="utf-8")
+    return str(package)
+
+
+def test_emonet_segments_at_inference_are_those_of_the_recipes_test(model_folders, tmp_path):
+    """classify_batch (fixed grid, exportable) gives the numbers of the recipe's segmenting loop, utterance by
+    utterance: split_into_segments + mean_segment_log_probs on the same modules."""
+    from emo_lobes.inference.adapters.emonet import (mean_segment_log_probs, relative_frame_lengths,
+                                                     split_into_segments)
+
+    folders, _ = model_folders
+    classifier = EmotionClassifier.from_hparams(source=_emonet_with_segments(folders, tmp_path, 1.0))
+    adapter = classifier.adapter
+    generator = torch.Generator().manual_seed(3)
+    lengths = [41000, 16000, 9000, 23999]  # 3, 1, 1 and 2 segments of 1 s
+    wavs = torch.zeros(len(lengths), max(lengths))
+    for row, length in enumerate(lengths):
+        wavs[row, :length] = 0.1 * torch.randn(length, generator=generator)
+    wav_lens = torch.tensor(lengths, dtype=torch.float32) / max(lengths)
+    with torch.no_grad():
+        grid = classifier.classify_batch(wavs, wav_lens)[0]
+        segments, segment_lens, owners = split_into_segments(wavs, wav_lens, 16000)
+        feats = adapter.hparams["compute_features"](segments)
+        frames = relative_frame_lengths(segment_lens, segments.shape[1], adapter.hop_samples, feats.shape[1])
+        loop = mean_segment_log_probs(adapter.model.heads[adapter.domain](adapter.model.embed(feats, frames,
+                                                                                               adapter.domain)),
+                                      owners, len(lengths))
+    assert owners.tolist() == [0, 0, 0, 1, 2, 3, 3]
+    assert torch.allclose(grid, loop, atol=1e-5, rtol=0), (grid - loop).abs().max()
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
+def test_emonet_exports_its_segmenting(model_folders, tmp_path, fmt):
+    """With 1 s segments the exported file cuts as many segments as each input needs: export_model's check runs
+    batches of 3, 1.25, 2.06 s (and 0.56, 0.1 s) against classify_batch; one 4.2 s file alone too."""
+    folders, _ = model_folders
+    package = _emonet_with_segments(folders, tmp_path, 1.0)
+    output = str(tmp_path / f"emonet.{fmt}")
+    path, worst = export_model(package, fmt, output)
+    assert worst <= 1e-4
+    wav = 0.1 * torch.randn(1, 67200, generator=torch.Generator().manual_seed(5))
+    expected = EmotionClassifier.from_hparams(source=package).classify_batch(wav, torch.ones(1))[0].exp()
+    with torch.no_grad():
+        exported = load_exported(path, fmt)(wav, torch.ones(1))
+    assert torch.allclose(exported, expected, atol=1e-4, rtol=0), (exported - expected).abs().max()

@@ -9,11 +9,10 @@ filling the batch) and ``wav_lens`` ``[batch]`` (relative lengths, the longest 1
 ``EmotionClassifier.classify_batch`` (within 1e-4) on batches of other sizes before the tool reports success.
 ONNX export and its check need ``pip install onnx onnxruntime`` (the ``export`` extra).
 
-Exported: MLEE, SelectiveMTL, EmoNet scoring whole clips (eval_segment_duration: null). Refused in one line
-(see :mod:`emo_lobes.inference.export`): LanguageMTL (Kaldi MFCC / openSMILE features computed per utterance in
-Python, outside the graph), EmoNet with ``eval_segment_duration`` (every shipped EmoNet hparams file: a
-per-utterance segmenting loop), EmotionEmbeddings with a frozen front-end or silence trimming (the front-end runs on
-each utterance alone, in a Python loop).
+Exported: MLEE, SelectiveMTL, EmoNet (in its 5 s segments or on whole clips), EmotionEmbeddings with a log-mel
+front-end. Refused in one line (see :mod:`emo_lobes.inference.export`): LanguageMTL (Kaldi MFCC / openSMILE features
+computed per utterance in Python, outside the graph), EmotionEmbeddings with a frozen SSL front-end or silence
+trimming (each utterance alone, in a Python loop).
 """
 import argparse
 import os

@@ -23,17 +23,19 @@ operations of one example, so two things are done for it and one is checked afte
   example and refuses (one line) when its probabilities differ from ``classify_batch``'s by more than ``1e-4``.
 
 Exported (tested in ``tests/test_export.py``): **MLEE** (log power spectrogram -> CNN-BLSTM-attention),
-**SelectiveMTL** (SpeechBrain Fbank -> Bi-LSTM-attention), **EmoNet** scoring whole clips
-(``eval_segment_duration: null``; Fbank -> Wide-ResNet -> 2D attention; the chosen domain's head) and
+**SelectiveMTL** (SpeechBrain Fbank -> Bi-LSTM-attention), **EmoNet** (Fbank -> Wide-ResNet -> 2D attention; the
+chosen domain's head), in 5 s segments as shipped (``eval_segment_duration``: the segments are cut on a fixed grid
+of tensor operations whose number of slots follows the input's length, and averaged over the valid ones:
+:func:`emo_lobes.inference.adapters.emonet.segment_grid`) or on whole clips, and
 **EmotionEmbeddings** with a log-mel front-end (the frozen ``Fbank`` runs on the padded batch, which gives each
 utterance its own frames: :func:`emo_lobes.features.frontend_cache.batch_matches_utterances`; the GRU is traced
 without packed sequences, which ONNX lacks: the same numbers). Refused, in one line naming the recipe and the
 reason (:func:`export_refusal`):
 
-- **LanguageMTL**: its features (the first Kaldi MFCC frames from ``torchaudio.compliance.kaldi``, or openSMILE
-  functionals through NumPy) are computed per utterance in a Python loop, outside any graph;
-- **EmoNet** with ``eval_segment_duration`` (every shipped hparams file): its test cuts each clip into a number of
-  segments that depends on the clip's length, in a Python loop;
+- **LanguageMTL**: its features (the first Kaldi MFCC frames from ``torchaudio.compliance.kaldi``, which takes one
+  waveform per call and does not compile with ``torch.jit.script`` (checked with torchaudio 2.11), or openSMILE
+  functionals, C++ outside torch) are computed per utterance in a Python loop, outside any graph: a trace would
+  freeze the batch size;
 - **EmotionEmbeddings** with a frozen wav2vec2 front-end or ``trim_silence_db`` (the recommended log-mel file): the
   front-end (or the trimming) runs on each utterance alone in a Python loop, as the recipe's feature cache did; a
   fine-tuned wav2vec2 model (``freeze_frontend: False``) goes through the export and its check.
@@ -72,11 +74,9 @@ def export_refusal(adapter):
     recipe, hparams = adapter.recipe, adapter.hparams
     reason = None
     if recipe == "LanguageMTL":
-        reason = ("its features (Kaldi MFCC from torchaudio.compliance, or openSMILE functionals via NumPy) are "
-                  "computed per utterance in a Python loop, outside the model's graph")
-    elif recipe == "EmoNet" and hparams.get("eval_segment_duration"):
-        reason = ("it scores each clip as the mean of eval_segment_duration segments, cut per utterance in a Python "
-                  "loop whose count depends on each length")
+        reason = ("its features (torchaudio.compliance.kaldi MFCC, one waveform per call and not scriptable, or "
+                  "openSMILE functionals, C++ outside torch) are computed per utterance in a Python loop, outside "
+                  "the model's graph")
     elif recipe == "EmotionEmbeddings" and hparams.get("trim_silence_db") is not None:
         reason = "it trims each utterance's silence alone, in a Python loop"
     elif recipe == "EmotionEmbeddings" and hparams.get("freeze_frontend") and not batch_matches_utterances(

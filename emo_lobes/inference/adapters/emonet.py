@@ -133,6 +133,87 @@ def mean_segment_log_probs(log_probs, owners, n_utterances):
     return out
 
 
+def segment_grid(wavs, wav_lens, segment_samples):
+    """The segments of :func:`split_into_segments` on a fixed grid of tensor operations, so a trace keeps them.
+
+    Each utterance gets ``ceil(samples / segment_samples)`` slots (of the padded batch); the slots an utterance
+    does not fill are zeros, marked invalid. Its valid slots hold exactly the segments of
+    :func:`split_into_segments` (same starts, sizes and padding width ``min(samples, segment_samples)``). Sizes come
+    from slices of ``wavs``, never from Python numbers, so ``torch.jit.trace`` and the ONNX export keep the batch
+    size, the length and the number of segments dynamic (:mod:`emo_lobes.inference.export`).
+
+    Arguments
+    ---------
+    wavs : torch.Tensor
+        ``[batch, samples]`` padded waveforms.
+    wav_lens : torch.Tensor
+        ``[batch]`` relative lengths.
+    segment_samples : int
+        The longest segment, in samples.
+
+    Returns
+    -------
+    segments : torch.Tensor
+        ``[batch * slots, min(samples, segment_samples)]`` zero-padded segments, utterance by utterance.
+    segment_lens : torch.Tensor
+        ``[batch * slots]`` relative lengths (1.0 for an invalid slot: zeros, scored and then left out).
+    valid : torch.Tensor
+        ``[batch, slots]`` whether each slot holds a segment.
+
+    Example
+    -------
+    >>> wavs = torch.arange(10.0).repeat(2, 1)
+    >>> segments, lens, valid = segment_grid(wavs, torch.tensor([1.0, 0.3]), 4)
+    >>> segments.shape, valid.tolist()
+    (torch.Size([6, 4]), [[True, True, True], [True, False, False]])
+    >>> compact = split_into_segments(wavs, torch.tensor([1.0, 0.3]), 4)
+    >>> torch.equal(segments[valid.flatten()], compact[0]), torch.equal(lens[valid.flatten()], compact[1])
+    (True, True)
+    """
+    n_samples = torch.round(wav_lens * wavs.shape[1]).long()
+    n_segments = torch.clamp(torch.div(n_samples + segment_samples - 1, segment_samples, rounding_mode="floor"), min=1)
+    size = torch.clamp(torch.div(n_samples + n_segments - 1, n_segments, rounding_mode="floor"), min=1)
+    # arange(width) and arange(slots) from slices: width = min(samples, segment), slots = ceil(samples / segment)
+    offsets = torch.ones_like(wavs[0, :segment_samples], dtype=torch.long).cumsum(0) - 1
+    slots = torch.ones_like(wavs[0, ::segment_samples], dtype=torch.long).cumsum(0) - 1
+    starts = slots[None, :] * size[:, None]  # [batch, slots]
+    valid = starts < torch.clamp(n_samples, min=1)[:, None]  # as range(0, max(n, 1), size)
+    lengths = torch.clamp(torch.minimum(starts + size[:, None], n_samples[:, None]) - starts, min=0)
+    inside = offsets[None, None, :] < lengths[:, :, None]  # [batch, slots, width]
+    index = torch.where(inside, starts[:, :, None] + offsets[None, None, :], torch.zeros_like(inside, dtype=torch.long))
+    segments = torch.gather(wavs, 1, index.reshape(wavs.shape[0], -1)).reshape(index.shape) * inside
+    width = offsets.shape[0]
+    segment_lens = torch.where(valid, lengths.to(wavs.dtype) / width, torch.ones_like(wavs[:, :1]))
+    return segments.reshape(-1, width), segment_lens.reshape(-1), valid
+
+
+def mean_grid_log_probs(log_probs, valid):
+    """:func:`mean_segment_log_probs` of the segments of :func:`segment_grid` (left out: invalid slots).
+
+    Arguments
+    ---------
+    log_probs : torch.Tensor
+        ``[batch * slots, classes]`` log probabilities of every slot.
+    valid : torch.Tensor
+        ``[batch, slots]`` from :func:`segment_grid`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, classes]`` log of the mean probabilities of each utterance's segments.
+
+    Example
+    -------
+    >>> log_probs = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.6, 0.4]]).log()
+    >>> mean_grid_log_probs(log_probs, torch.tensor([[True, True], [True, False]])).exp()
+    tensor([[0.7000, 0.3000],
+            [0.2000, 0.8000]])
+    """
+    log_probs = log_probs.float().reshape(valid.shape[0], valid.shape[1], -1)
+    kept = torch.where(valid[:, :, None], log_probs, torch.full_like(log_probs, float("-inf")))
+    return torch.logsumexp(kept, dim=1) - valid.sum(dim=1, keepdim=True).float().log()
+
+
 def build_emonet(hparams, n_classes):
     """:class:`~emo_lobes.lobes.emonet.EmoNet` with the architecture hparams of an EmoNet run.
 
@@ -235,21 +316,19 @@ class EmoNetAdapter(RecipeAdapter):
     def scores(self, wavs, wav_lens):
         """Class probabilities, predictions and embeddings; with the run's ``eval_segment_duration`` (absent in runs
         before issue 14: whole clips) scored in segments as the recipe's test is: the mean of the segments'
-        probabilities, and of their embeddings."""
+        probabilities, and of their embeddings. The segments are cut on :func:`segment_grid`'s fixed grid (the
+        recipe's test cuts the same ones in a loop: :func:`split_into_segments`), so this method also exports."""
         segment = self.hparams.get("eval_segment_duration")
-        owners = None
+        valid = None
         if segment:
-            segment_samples = int(round(segment * self.hparams["sample_rate"]))
-            wavs, wav_lens, owners = split_into_segments(wavs, wav_lens, segment_samples)
-            n_utterances = int(owners.max()) + 1
+            wavs, wav_lens, valid = segment_grid(wavs, wav_lens, int(round(segment * self.hparams["sample_rate"])))
         feats = self.hparams["compute_features"](wavs)
         lengths = relative_frame_lengths(wav_lens, wavs.shape[1], self.hop_samples, feats.shape[1])
         embedding = self.model.embed(feats, lengths, self.domain)
         log_probs = self.model.heads[self.domain](embedding)
-        if owners is not None:
-            log_probs = mean_segment_log_probs(log_probs, owners, n_utterances)
-            counts = torch.bincount(owners, minlength=n_utterances).clamp(min=1).to(embedding.dtype)
-            embedding = torch.zeros(n_utterances, embedding.shape[1], dtype=embedding.dtype,
-                                    device=embedding.device).index_add_(0, owners, embedding) / counts[:, None]
+        if valid is not None:
+            log_probs = mean_grid_log_probs(log_probs, valid)
+            weights = valid.to(embedding.dtype) / valid.sum(dim=1, keepdim=True).to(embedding.dtype)
+            embedding = (embedding.reshape(valid.shape[0], valid.shape[1], -1) * weights[:, :, None]).sum(dim=1)
         probabilities = log_probs.exp()
         return probabilities, probabilities.argmax(dim=-1), embedding
