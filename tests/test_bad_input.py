@@ -212,7 +212,7 @@ EXPECTED = {
     "languagemtl_unknown_key": r"error: unknown hparams key --hidden_sizes for single_corpus\.yaml\. Fix: did you "
                                r"mean --hidden_size .*Valid keys: seed, experiment, ",
     "languagemtl_arousal_corpus": r"error: corpus baved is labelled high, low, neutral \(arousal levels, not emotion "
-                                  r"categories\): it has 1 of LanguageMTL's five emotions \(neutral\)\. Fix: ",
+                                  r"categories\): it has 1 of the run's 5 emotions \(neutral\)\. Fix: ",
     "languagemtl_split_file_of_several_corpora": r"error: --split_file is for single-corpus runs, but this run uses "
                                                  r"emodb, savee, emovo, masc, iemocap\. Fix: ",
 }

@@ -161,7 +161,7 @@ REFUSALS = {
     "override_changes_a_value_s_structure": r"error: an override changes the structure of a value in "
                                             r"selective_mtl\.yaml .*--corpora.*\. Fix: keep each value's shape",
     "classify_batch_size_zero": r"error: --batch_size 0 is below 1\. Fix: pass --batch_size 1 or more$",
-    "one_class_corpus": r"error: corpus emodb is labelled neutral: it has 1 of LanguageMTL's five emotions \(neutral\)\. ",
+    "one_class_corpus": r"error: corpus emodb is labelled neutral: it has 1 of the run's 5 emotions \(neutral\)\. ",
     "class_of_one_utterance": r"error: split of emodb: .*'fear'.*\. Fix: ",
     "empty_urdu_folder": r"error: urdu data folder .* is empty\. Fix: pass --data_folder=<the folder that holds "
                          r"Angry/, Happy/, Neutral/ and Sad/>$",

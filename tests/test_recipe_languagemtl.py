@@ -68,7 +68,7 @@ def five_classes(corpus, data_root, declared, **declaration):
         corpora[corpus] = dict(corpora.get(corpus, {}), **declaration)
     decl = prepare.recipe_declarations(corpora, data_root, [corpus], default_split=declared["default_split"])[corpus]
     dropped = Counter()
-    records, _, _ = read_corpus(decl, prepare.five_class_filter(decl, dropped))
+    records, _, _ = read_corpus(decl, prepare.class_filter(decl, dropped))
     return records, dropped
 
 
@@ -190,23 +190,68 @@ def test_language_targets_are_the_spoken_language_by_default(data_root, declared
     assert targets == {"savee": {"savee"}, "iemocap": {"iemocap"}, "emodb": {"emodb"}}
 
 
-def test_tripathi_beigi_setting_of_section_6_2(data_root, workdir):
-    """The README's Section 6.2 overrides: anger, excited (as happy), neutral, sad; sessions 1-4 train, 5 tests."""
-    overrides = {"data_folder": data_root, "corpus": "iemocap", "output_folder": str(workdir / "tripathi_beigi"),
-                 "corpora": {"iemocap": {"merge": {"excited": "happy", "happy": "unused_happy"},
-                                         "emotions": ["happy", "sad", "angry", "neutral"]}}}
-    with open(os.path.join(RECIPE, "hparams", "single_corpus.yaml"), encoding="utf-8") as handle:
-        hparams = load_hyperpyyaml(handle, overrides)
-    save = str(workdir / "prep_tripathi_beigi")
-    paths = prepare.prepare_language_mtl(prepare.run_declarations(hparams), save)
-    info = prepare.read_corpus_info(save, "iemocap")
-    assert info["labels"] == ["happy", "sad", "angry", "neutral"]
-    assert info["split"]["test_speakers"] == ["Ses05F", "Ses05M"] and info["split"]["n"]["dev"] == 0
-    assert {speaker[:5] for speaker in info["split"]["train_speakers"]} == {"Ses01", "Ses02", "Ses03", "Ses04"}
+TRIPATHI_TINY = ["--lstm_size=4", "--decoder_units=3", "--decoder_output_size=3", "--dense_size=8",
+                 "--number_of_epochs=2", "--batch_size=32", "--noprogressbar"]
+
+
+def test_tripathi_beigi_setting_of_section_6_2_end_to_end(data_root, workdir):
+    """hparams/tripathi_beigi.yaml: anger, excited, neutral, sad (IEMOCAP's happy left out), sessions 1-4 train,
+    session 5 tests, no dev, 100 pyAudioAnalysis frames into the BiLSTM + attention decoder, the last epoch tested;
+    IS09 + SVC on the same split; both in make_tables' Section 6.2 table beside the paper's 55.65 and 56.45; the
+    packaged model gives the run's test probabilities."""
+    from emo_lobes.inference.classifier import EmotionClassifier
+
+    out = workdir / "tripathi_beigi"
+    run_recipe(["recipes/LanguageMTL/hparams/tripathi_beigi.yaml", f"--data_folder={data_root}",
+                f"--output_folder={out}", f"--feature_cache_folder={workdir / 'feature_cache'}"] + TRIPATHI_TINY)
+    result = json.load(open(out / "test_results.json"))
+    assert result["labels"] == ["angry", "excited", "neutral", "sad"] and result["table"] == "6.2"
+    assert result["row"] == "Tripathi & Beigi's BiLSTM + attention decoder (34 short-term features)"
+    split = result["split"]["iemocap"]
+    assert split["test_speakers"] == ["Ses05F", "Ses05M"] and split["n"]["dev"] == 0
+    assert {speaker[:5] for speaker in split["train_speakers"]} == {"Ses01", "Ses02", "Ses03", "Ses04"}
     parsed = parse_corpus("iemocap", os.path.join(data_root, "IEMOCAP_full_release")).records
-    kept = {part: json.load(open(paths["iemocap"][part])) for part in ("train", "test")}
-    happy = {utt for part in kept.values() for utt, entry in part.items() if entry["emotion"] == "happy"}
-    assert happy and happy == {r["id"] for r in parsed if r["emotion"] == "excited"}  # IEMOCAP's happy left out
+    wanted = {r["id"]: r["emotion"] for r in parsed if r["emotion"] in ("angry", "excited", "neutral", "sad")}
+    manifests = {part: json.load(open(out / "prep" / "iemocap" / f"{part}.json")) for part in ("train", "test")}
+    kept = {utt: entry["emotion"] for part in manifests.values() for utt, entry in part.items()}
+    assert kept == wanted and "happy" not in kept.values()  # every such utterance, and no happy merged in
+    assert {entry["speaker"][:5] for entry in manifests["test"].values()} == {"Ses05"}
+    log = (out / "train_log.txt").read_text().splitlines()
+    assert all("valid" not in line for line in log) and "epoch loaded: 2" in log[-1]
+    features = glob.glob(str(workdir / "feature_cache" / "pyaudioanalysis34*" / "*" / "*.npy"))
+    assert len(features) == len(kept) and all(np.load(path).shape[1] == 34 for path in features)
+    classifier = EmotionClassifier.from_hparams(source=str(out / "model"))
+    assert classifier.labels == result["labels"]
+    tested = {p["wav"]: p["probs"] for p in result["predictions"]}
+    paths = sorted(tested)[:4]
+    outputs = classifier.classify_files([os.path.join(data_root, "IEMOCAP_full_release", path) for path in paths])
+    for path, output in zip(paths, outputs):
+        assert list(output["probabilities"]) == result["labels"]
+        assert np.allclose(list(output["probabilities"].values()), tested[path], atol=1e-4), path
+    with open(os.path.join(RECIPE, "hparams", "tripathi_beigi.yaml"), encoding="utf-8") as handle:
+        hparams = load_hyperpyyaml(handle, {"data_folder": data_root, "output_folder": str(out),
+                                            "feature_cache_folder": str(workdir / "feature_cache"),
+                                            "baseline_output_folder": str(workdir / "tripathi_beigi_svc")})
+    svm_baselines.run_baselines(hparams)
+    svc = json.load(open(workdir / "tripathi_beigi_svc" / "svc" / "iemocap" / "test_results.json"))
+    assert svc["table"] == "6.2" and svc["row"] == "IS09 + SVC" and svc["labels"] == result["labels"]
+    assert tested_wavs(str(workdir / "tripathi_beigi_svc" / "svc"), "iemocap") == set(tested)
+    table = make_tables.make_all_tables(str(workdir)).split("### Section 6.2")[1].split("UA (%)")[0]  # accuracy
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+            for line in table.splitlines() if line.startswith("| ") and "---" not in line}
+    assert rows[result["row"]] == [f"{100 * result['wa']:.1f}", "55.6"]  # ours, the paper's 55.65
+    assert rows["IS09 + SVC"] == [f"{100 * svc['wa']:.1f}", "56.5"]  # the paper's 56.45
+
+
+def test_a_listed_class_outside_the_runs_classes_is_refused(data_root):
+    with pytest.raises(EmoLobesError, match=r"corpora.iemocap.emotions lists happy, not among the run's classes "
+                                            r"\(angry, excited, neutral, sad: hparam emotion_classes\)"):
+        prepare.recipe_declarations({"iemocap": {"emotions": ["happy", "sad"]}}, data_root, ["iemocap"],
+                                    classes=("angry", "excited", "neutral", "sad"))
+    with pytest.raises(EmoLobesError, match="the emotion head has 5 outputs for 4 classes"):
+        train.check_hparams({"experiment": "tripathi_beigi", "task": "emotion_only", "language_target": "language",
+                             "emotion_classes": ["angry", "excited", "neutral", "sad"],
+                             "model": LSTMClassifier(13, n_classes=5, hidden_size=4)})
 
 
 def test_prep_refuses_bad_input(data_root, declared, workdir):
@@ -219,12 +264,12 @@ def test_prep_refuses_bad_input(data_root, declared, workdir):
     with pytest.raises(EmoLobesError, match="inside the data folder"):
         prepare.prepare_language_mtl(emodb, os.path.join(data_root, "EmoDB", "prep"))
     with pytest.raises(EmoLobesError, match=r"corpus baved is labelled high, low, neutral \(arousal levels, not "
-                                            r"emotion categories\): it has 1 of LanguageMTL's five emotions"):
+                                            r"emotion categories\): it has 1 of the run's 5 emotions"):
         prepare.prepare_language_mtl(declare("baved"), str(workdir / "p_baved"))
     # a class list the user gives: a class the corpus lacks, or one outside the five, is an error
     with pytest.raises(EmoLobesError, match="corpus urdu has no utterance of the asked class 'fear'"):
         prepare.prepare_language_mtl(declare("urdu", emotions=["fear", "sad", "angry"]), str(workdir / "p_urdu"))
-    with pytest.raises(EmoLobesError, match="corpora.emodb.emotions lists disgust, not among LanguageMTL's five"):
+    with pytest.raises(EmoLobesError, match="corpora.emodb.emotions lists disgust, not among the run's classes"):
         declare("emodb", emotions=["disgust", "sad"])
     chosen = prepare.prepare_language_mtl(declare("emodb", emotions=["sad", "angry"]), str(workdir / "p_two"))
     assert {e["emotion"] for e in json.load(open(chosen["emodb"]["train"])).values()} == {"sad", "angry"}
@@ -519,3 +564,39 @@ def test_multi_corpus_without_dev_set(data_root, workdir):
     pooled = json.load(open(out / "test_results.json"))
     assert {corpus: info["n"]["dev"] for corpus, info in pooled["split"].items()} == {"emodb": 0, "savee": 0}
     assert sorted(os.listdir(out / "splits")) == ["emodb.json", "savee.json"]
+
+
+def test_short_term_frames_are_pyaudioanalysis_features_without_the_edge_windows():
+    """0.2 s windows every 0.1 s of pyAudioAnalysis's feature_extraction (no deltas), the first and last left out
+    as Tripathi & Beigi's calculate_features does; the cached file keeps the first 100."""
+    from pyAudioAnalysis import ShortTermFeatures
+
+    from emo_lobes.features.feature_cache import short_term_frames
+
+    signal = 0.1 * np.random.RandomState(1).randn(16000 * 3)
+    direct = ShortTermFeatures.feature_extraction(signal, 16000, 3200, 1600, deltas=False)[0].T
+    ours = short_term_frames(signal)
+    assert direct.shape == (29, 34) and ours.shape == (27, 34)
+    assert np.allclose(ours, direct[1:-1].astype(np.float32))
+    assert np.allclose(short_term_frames(7.0 * signal), ours, atol=1e-5)  # pyAudioAnalysis normalises by the peak
+    assert short_term_frames(signal[:4800]).shape == (1, 34)  # two windows: the first kept, as theirs
+
+
+def test_attention_decoder_reads_the_input_only_through_attention_and_runs_both_ways():
+    """As the authors' Keras layer: a decoder step never reads frame t itself, so frames after the first can be
+    permuted without changing its outputs; the backward half reads the reversed sequence, reversed back."""
+    from emo_lobes.lobes.attention_decoder import AttentionDecoderClassifier, BahdanauAttentionDecoder
+
+    torch.manual_seed(0)
+    decoder = BahdanauAttentionDecoder(input_size=6, units=5, output_size=4)
+    x = torch.randn(3, 9, 6)
+    permuted = torch.cat([x[:, :1], x[:, 1:][:, torch.randperm(8)]], dim=1)
+    assert torch.allclose(decoder(x), decoder(permuted), atol=1e-6)
+    assert not torch.allclose(decoder(x), decoder(x.flip(1)), atol=1e-3)  # the first frame sets the start state
+    model = AttentionDecoderClassifier(input_size=6, n_classes=4, n_frames=9, lstm_size=3, decoder_units=5,
+                                       decoder_output_size=4, dense_size=7).eval()
+    sequence, _ = model.lstm(x)
+    expected = model.dense(torch.cat([model.forward_decoder(sequence),
+                                      model.backward_decoder(sequence.flip(1)).flip(1)], dim=-1).flatten(1))
+    assert torch.allclose(model.encode(x), expected)
+    assert model.lstm.bias_ih_l0[3:6].eq(1).all() and model.lstm.bias_ih_l0[:3].eq(0).all()  # Keras's forget bias 1

@@ -38,6 +38,9 @@ fi
 echo "[setup] installing emo_lobes (editable) with extras baselines, plots, test"
 pip_install -e ".[baselines,plots,test]"
 "$VENV/bin/python" -c "import emo_lobes" || { echo "[setup] ERROR: emo_lobes did not install"; exit 1; }
+# pyAudioAnalysis's short-term features (LanguageMTL's Section 6.2 setting): without deps, since its metadata pins
+# numpy 1.20, scipy 1.6 and more that would replace ours; ShortTermFeatures needs only numpy, scipy, matplotlib, tqdm.
+pip_install --no-deps "pyAudioAnalysis==0.3.14"
 
 # The torchaudio fix: on a CPU-only torch, torchaudio's compiled extension fails to load; removing it leaves
 # the pure-PyTorch functions SpeechBrain needs (resample, spectrograms). Only when torch is a CPU build.

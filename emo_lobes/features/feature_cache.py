@@ -1,4 +1,5 @@
-"""Acoustic features computed once per audio file and cached on disk: openSMILE functionals, Kaldi MFCC frames.
+"""Acoustic features computed once per audio file and cached on disk: openSMILE functionals, Kaldi MFCC frames,
+pyAudioAnalysis short-term frames.
 
 A cached entry is keyed by the audio file's absolute path, size and modification time and by the feature's
 name (which includes its settings and the openSMILE version), so an edited or replaced file, or other settings,
@@ -374,13 +375,107 @@ def mfcc_cache(cache_dir=None, n_mfcc=13, max_frames=120):
     return FeatureCache(cache_dir, name, functools.partial(first_mfcc_frames, n_mfcc=n_mfcc, max_frames=max_frames))
 
 
+#: pyAudioAnalysis's short-term features without deltas: zcr, energy, energy entropy, spectral centroid, spread,
+#: entropy, flux, rolloff, 13 MFCCs, 12 chroma and the chroma deviation.
+N_SHORT_TERM_FEATURES = 34
+#: Tripathi & Beigi's windows (their public code, not stated in the language-ID paper): 0.2 s, every 0.1 s.
+SHORT_TERM_WINDOW_S = 0.2
+SHORT_TERM_STEP_S = 0.1
+PYAUDIOANALYSIS_FIX = ("pip install --no-deps pyAudioAnalysis==0.3.14 (tools/setup_env.sh does; its metadata pins "
+                       "numpy 1.20 and other old packages, while the short-term features need only numpy, scipy, "
+                       "matplotlib and tqdm)")
+
+
+def short_term_frames(waveform, sample_rate=FEATURE_SAMPLE_RATE, window_s=SHORT_TERM_WINDOW_S,
+                      step_s=SHORT_TERM_STEP_S, drop_edge_frames=True):
+    """pyAudioAnalysis's 34 short-term features (``ShortTermFeatures.feature_extraction``, no deltas) per window.
+
+    The speech input of Tripathi & Beigi (2018), whose IEMOCAP setting the language-ID paper reproduces in Section
+    6.2 (from their public code): 0.2 s windows every 0.1 s, the first and last window left out when there are
+    more than two (``drop_edge_frames``). pyAudioAnalysis normalises each signal (mean removed, divided by its
+    peak), so the waveform's scale does not matter. A signal shorter than one window is zero-padded to one.
+    pyAudioAnalysis is used, not rewritten: its definitions (chroma bins, MFCC filter bank) are the features.
+
+    Arguments
+    ---------
+    waveform : numpy.ndarray or torch.Tensor
+        ``[samples]`` mono.
+    sample_rate : int
+        Rate of ``waveform``.
+    window_s, step_s : float
+        Window and step in seconds.
+    drop_edge_frames : bool
+        Leave out the first and last window, as Tripathi & Beigi's code does.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[frames, 34]`` float32.
+
+    Example
+    -------
+    >>> signal = 0.1 * np.random.RandomState(0).randn(16000 * 2)
+    >>> short_term_frames(signal).shape, short_term_frames(signal, drop_edge_frames=False).shape
+    ((17, 34), (19, 34))
+    >>> short_term_frames(np.zeros(100)).shape
+    (1, 34)
+    """
+    try:
+        from pyAudioAnalysis import ShortTermFeatures
+    except ImportError:
+        raise EmoLobesError("pyAudioAnalysis is not installed", PYAUDIOANALYSIS_FIX) from None
+    signal = np.asarray(waveform, dtype=np.float64).reshape(-1)
+    window, step = int(round(window_s * sample_rate)), int(round(step_s * sample_rate))
+    if signal.size < window:
+        signal = np.pad(signal, (0, window - signal.size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frames = ShortTermFeatures.feature_extraction(signal, sample_rate, window, step, deltas=False)[0].T
+    if drop_edge_frames and len(frames) > 2:
+        frames = frames[1:-1]
+    elif drop_edge_frames:
+        frames = frames[:1]
+    return np.nan_to_num(frames, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)  # a silent window: 0/0
+
+
+def first_short_term_frames(audio_path, max_frames=100):
+    """:func:`short_term_frames` of a file (16 kHz mono), the first ``max_frames`` kept (Tripathi & Beigi: 100).
+
+    Example
+    -------
+    >>> import soundfile as sf
+    >>> wav = os.path.join(tempfile.mkdtemp(), "a.wav")
+    >>> sf.write(wav, 0.1 * np.random.randn(16000 * 12), 16000)
+    >>> first_short_term_frames(wav).shape
+    (100, 34)
+    """
+    return short_term_frames(load_audio(audio_path, FEATURE_SAMPLE_RATE).numpy())[:max_frames]
+
+
+def short_term_cache(cache_dir=None, max_frames=100):
+    """A :class:`FeatureCache` of :func:`first_short_term_frames`.
+
+    Example
+    -------
+    >>> short_term_cache("/tmp/c").feature_name
+    'pyaudioanalysis34_w0.2_s0.1_noedges_first100_16k'
+    """
+    name = (f"pyaudioanalysis{N_SHORT_TERM_FEATURES}_w{SHORT_TERM_WINDOW_S}_s{SHORT_TERM_STEP_S}_noedges_"
+            f"first{max_frames}_{FEATURE_SAMPLE_RATE // 1000}k")
+    return FeatureCache(cache_dir, name, functools.partial(first_short_term_frames, max_frames=max_frames))
+
+
+#: Feature kinds that are frame sequences (zero-padded to ``max_frames`` by the recipe); the others are functionals.
+FRAME_FEATURES = ("mfcc", "pyaudioanalysis")
+
+
 def feature_size(features, n_mfcc=13):
-    """Values per frame of a feature kind: ``mfcc`` gives ``n_mfcc``, an openSMILE set its functionals.
+    """Values per frame of a feature kind: ``mfcc`` gives ``n_mfcc``, ``pyaudioanalysis`` 34, an openSMILE set its
+    functionals.
 
     Arguments
     ---------
     features : str
-        ``mfcc`` or a name of ``opensmile.FeatureSet`` (``IS09``, ``eGeMAPSv02`` ...).
+        ``mfcc``, ``pyaudioanalysis`` or a name of ``opensmile.FeatureSet`` (``IS09``, ``eGeMAPSv02`` ...).
     n_mfcc : int
         Coefficients of ``mfcc``.
 
@@ -391,16 +486,19 @@ def feature_size(features, n_mfcc=13):
 
     Example
     -------
-    >>> feature_size("mfcc"), feature_size("IS09")
-    (13, 384)
+    >>> feature_size("mfcc"), feature_size("pyaudioanalysis"), feature_size("IS09")
+    (13, 34, 384)
     """
     if features == "mfcc":
         return int(n_mfcc)
+    if features == "pyaudioanalysis":
+        return N_SHORT_TERM_FEATURES
     return len(functional_names(features))
 
 
 def feature_cache_for(features, cache_dir=None, n_mfcc=13, max_frames=120):
-    """The :class:`FeatureCache` of a feature kind (``mfcc`` frames, or an openSMILE set's functionals).
+    """The :class:`FeatureCache` of a feature kind (``mfcc`` or ``pyaudioanalysis`` frames, or an openSMILE set's
+    functionals).
 
     Example
     -------
@@ -409,4 +507,6 @@ def feature_cache_for(features, cache_dir=None, n_mfcc=13, max_frames=120):
     """
     if features == "mfcc":
         return mfcc_cache(cache_dir, n_mfcc, max_frames)
+    if features == "pyaudioanalysis":
+        return short_term_cache(cache_dir, max_frames)
     return functionals_cache(features, cache_dir)

@@ -47,7 +47,8 @@ MANIFEST_FIELDS = ("duration", "sample_rate", "speaker", "gender", "corpus", "la
 PREP_VERSION = 2
 
 
-def recipe_declarations(corpora, data_folder, names, split_file=None, default_split=None, split=None):
+def recipe_declarations(corpora, data_folder, names, split_file=None, default_split=None, split=None,
+                        classes=EMOTION_CLASSES):
     """The declarations of the corpora a run uses, with the recipe's merges and split for what they do not give.
 
     Arguments
@@ -62,12 +63,15 @@ def recipe_declarations(corpora, data_folder, names, split_file=None, default_sp
         ``--split_file``: replaces the split of a single-corpus run.
     default_split : dict, optional
         The split of a corpus whose declaration gives none.
+    classes : sequence of str
+        The run's classes (hparam ``emotion_classes``; the paper's five by default): a declaration's listed
+        classes must be among them.
 
     Returns
     -------
     dict
-        ``{name: CorpusDeclaration}``; ``emotions`` is ``None`` unless the declaration lists classes (then the
-        recipe's five are kept where the corpus has them, see :func:`five_class_filter`).
+        ``{name: CorpusDeclaration}``; ``emotions`` is ``None`` unless the declaration lists classes (otherwise the
+        run's classes are kept where the corpus has them, see :func:`class_filter`).
 
     Example
     -------
@@ -86,11 +90,11 @@ def recipe_declarations(corpora, data_folder, names, split_file=None, default_sp
     defaults = {str(name): {"merge": dict(PAPER_MERGE), "split": default_split} for name in names}
     declarations = declare_corpora(corpora, data_folder, names, split_file=split_file, defaults=defaults, split=split)
     for name, decl in declarations.items():
-        extra = [cls for cls in decl.emotions or () if cls not in EMOTION_CLASSES]
+        extra = [cls for cls in decl.emotions or () if cls not in classes]
         if extra:
             raise EmoLobesError(
-                f"corpora.{name}.emotions lists {', '.join(extra)}, not among LanguageMTL's five classes "
-                f"({', '.join(EMOTION_CLASSES)})",
+                f"corpora.{name}.emotions lists {', '.join(extra)}, not among the run's classes "
+                f"({', '.join(classes)}: hparam emotion_classes)",
                 f"list classes among those, or map yours onto them with corpora.{name}.merge",
             )
     return declarations
@@ -122,12 +126,24 @@ def run_declarations(hparams):
     """
     return recipe_declarations(hparams["corpora"], hparams["data_folder"], used_corpora(hparams),
                                split_file=hparams.get("split_file"), default_split=hparams.get("default_split"),
-                               split=hparams.get("split"))
+                               split=hparams.get("split"), classes=emotion_classes(hparams))
 
 
-def five_class_filter(declaration, dropped=None):
-    """The record filter that keeps the paper's five classes where the corpus has them (``None`` when the
-    declaration lists its own classes: those are kept as listed, and one the corpus lacks is an error).
+def emotion_classes(hparams):
+    """The run's classes, in the model's output order: hparam ``emotion_classes``, else the paper's five.
+
+    Example
+    -------
+    >>> emotion_classes({}), emotion_classes({"emotion_classes": ["angry", "excited", "neutral", "sad"]})[1]
+    (('happy', 'sad', 'fear', 'angry', 'neutral'), 'excited')
+    """
+    return tuple(str(cls) for cls in (hparams.get("emotion_classes") or EMOTION_CLASSES))
+
+
+def class_filter(declaration, dropped=None, classes=EMOTION_CLASSES):
+    """The record filter that keeps the run's classes (the paper's five by default) where the corpus has them
+    (``None`` when the declaration lists its own classes: those are kept as listed, and one the corpus lacks is an
+    error).
 
     Arguments
     ---------
@@ -135,6 +151,8 @@ def five_class_filter(declaration, dropped=None):
         The corpus.
     dropped : Counter, optional
         Filled with the classes left out and their counts.
+    classes : sequence of str
+        The run's classes.
 
     Returns
     -------
@@ -146,7 +164,7 @@ def five_class_filter(declaration, dropped=None):
     >>> from emo_lobes.data.declarations import CorpusDeclaration
     >>> recs = [{"id": str(i), "emotion": e} for i, e in enumerate(["angry", "elation", "boredom", "sad"])]
     >>> dropped = Counter()
-    >>> keep = five_class_filter(CorpusDeclaration("masc", "csv", "/d", merge=PAPER_MERGE), dropped)
+    >>> keep = class_filter(CorpusDeclaration("masc", "csv", "/d", merge=PAPER_MERGE), dropped)
     >>> [r["emotion"] for r in keep(recs)], dict(dropped)   # as parsed: read_corpus merges them, once
     (['angry', 'elation', 'sad'], {'boredom': 1})
     >>> levels = [{"id": str(i), "emotion": e} for i, e in enumerate(["low", "neutral", "high"])]
@@ -154,26 +172,26 @@ def five_class_filter(declaration, dropped=None):
     ...     keep(levels)
     ... except EmoLobesError as err:
     ...     print(err.problem)
-    corpus masc is labelled high, low, neutral (arousal levels, not emotion categories): it has 1 of LanguageMTL's five emotions (neutral)
+    corpus masc is labelled high, low, neutral (arousal levels, not emotion categories): it has 1 of the run's 5 emotions (neutral)
     """
     if declaration.emotions is not None:
         return None
-    name, key = declaration.name, declaration.label_key
+    name, key, wanted = declaration.name, declaration.label_key, tuple(classes)
 
     def keep(records):
-        classes = Counter(str(declaration.merge.get(str(r[key]), r[key])) for r in records if key in r)
-        present = [cls for cls in EMOTION_CLASSES if classes[cls]]
+        found = Counter(str(declaration.merge.get(str(r[key]), r[key])) for r in records if key in r)
+        present = [cls for cls in wanted if found[cls]]
         if len(present) < 2:
             kind = (" (arousal levels, not emotion categories)"
-                    if set(classes) <= AROUSAL_LEVELS and set(classes) - {"neutral"} else "")
+                    if set(found) <= AROUSAL_LEVELS and set(found) - {"neutral"} else "")
             raise EmoLobesError(
-                f"corpus {name} is labelled {', '.join(sorted(classes)) or 'with nothing'}{kind}: it has "
-                f"{len(present)} of LanguageMTL's five emotions ({', '.join(present) or 'none'})",
-                f"LanguageMTL classifies {', '.join(EMOTION_CLASSES)}: use a corpus labelled with them, or map its "
+                f"corpus {name} is labelled {', '.join(sorted(found)) or 'with nothing'}{kind}: it has "
+                f"{len(present)} of the run's {len(wanted)} emotions ({', '.join(present) or 'none'})",
+                f"this run classifies {', '.join(wanted)}: use a corpus labelled with them, or map its "
                 f"classes onto them with corpora.{name}.merge",
             )
         if dropped is not None:
-            dropped.update({cls: n for cls, n in classes.items() if cls not in present})
+            dropped.update({cls: n for cls, n in found.items() if cls not in present})
         # The records are returned as parsed: class selection (read_corpus) merges them once after this filter, so
         # a chained merge ({a: b, b: c}) takes a to b, not on to c.
         return [record for record in records
@@ -211,7 +229,8 @@ def read_corpus_info(save_folder, corpus):
         return json.load(handle)
 
 
-def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folder=None, skip_prep=False):
+def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folder=None, skip_prep=False,
+                         classes=EMOTION_CLASSES):
     """Read each declared corpus, keep its classes, split it and write its manifests and split.
 
     Nothing is rewritten when the saved options (the declarations, fold, seed) match. The split of each corpus is
@@ -231,6 +250,8 @@ def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folde
         The run's folder, which gets a copy of each split.
     skip_prep : bool
         Do nothing but the copies.
+    classes : sequence of str
+        The run's classes (:func:`emotion_classes`), kept where each corpus has them.
 
     Returns
     -------
@@ -244,7 +265,7 @@ def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folde
     >>> root = tempfile.mkdtemp(); _ = write_corpus("emodb", root)
     >>> decls = recipe_declarations({}, root, ["emodb"], default_split={"method": "holdout", "n_test": 1, "n_dev": 0})
     >>> paths = prepare_language_mtl(decls, os.path.join(root, "prep"), output_folder=os.path.join(root, "run"))
-    [prep] emodb: 5 of the five classes; train 90, dev 0, test 10
+    [prep] emodb: 5 of the 5 classes; train 90, dev 0, test 10
     >>> test, dev = (json.load(open(paths["emodb"][part])) for part in ("test", "valid"))
     >>> len(test), len(dev), sorted({entry["emotion"] for entry in test.values()})
     (10, 0, ['angry', 'fear', 'happy', 'neutral', 'sad'])
@@ -253,7 +274,7 @@ def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folde
     """
     names = list(declarations)
     paths = {name: corpus_manifests(save_folder, name) for name in names}
-    options = {"version": PREP_VERSION, "classes": list(EMOTION_CLASSES), "fold": int(fold), "seed": int(seed),
+    options = {"version": PREP_VERSION, "classes": list(classes), "fold": int(fold), "seed": int(seed),
                "corpora": {name: decl.as_dict() for name, decl in declarations.items()}}  # given splits' digests too
     outputs = [path for name in names for path in paths[name].values()]
     outputs += [os.path.join(save_folder, name, "split.json") for name in names]
@@ -264,18 +285,18 @@ def prepare_language_mtl(declarations, save_folder, fold=1, seed=0, output_folde
             assert_not_inside(save_folder, decl.folder)
         check_output_folder_writable(save_folder)
         for name, decl in declarations.items():
-            _prepare_corpus(decl, paths[name], save_folder, fold, seed)
+            _prepare_corpus(decl, paths[name], save_folder, fold, seed, tuple(classes))
         save_prep_options(save_folder, options)
     if output_folder is not None:
         copy_run_splits(save_folder, output_folder)
     return paths
 
 
-def _prepare_corpus(decl, paths, save_folder, fold, seed):
+def _prepare_corpus(decl, paths, save_folder, fold, seed, classes):
     # One corpus: classes, split, manifests, split info, problems report, split file.
     dropped = Counter()
-    data = load_corpus_split(decl, fold, seed, record_filter=five_class_filter(decl, dropped))
-    labels = [cls for cls in EMOTION_CLASSES if cls in data.labels]
+    data = load_corpus_split(decl, fold, seed, record_filter=class_filter(decl, dropped, classes))
+    labels = [cls for cls in classes if cls in data.labels]
     for manifest, part in PARTS.items():
         records = data.partition(part)
         if records:
@@ -283,14 +304,14 @@ def _prepare_corpus(decl, paths, save_folder, fold, seed):
         else:  # dev: none (or a split file with an empty dev list)
             write_json_atomic({}, paths[manifest])
     counts = {part: dict(Counter(r["emotion"] for r in records)) for part, records in data.partitions.items()}
-    info = {"corpus": decl.name, "labels": labels, "missing_classes": [c for c in EMOTION_CLASSES if c not in labels],
+    info = {"corpus": decl.name, "labels": labels, "missing_classes": [c for c in classes if c not in labels],
             "dropped_classes": dict(sorted(dropped.items())), "counts": counts, "split": data.split_info()}
     write_json_atomic(info, os.path.join(save_folder, decl.name, "split.json"))
     write_problems_report(data.problems, os.path.join(save_folder, decl.name, "problems.txt"))
     data.write_split(save_folder)
     sizes = ", ".join(f"{part} {len(ids)}" for part, ids in ((p, data.split[p]) for p in PARTS.values()))
     lacks = f" (no {', '.join(info['missing_classes'])})" if info["missing_classes"] else ""
-    print(f"[prep] {decl.name}: {len(labels)} of the five classes{lacks}; {sizes}", flush=True)
+    print(f"[prep] {decl.name}: {len(labels)} of the {len(classes)} classes{lacks}; {sizes}", flush=True)
 
 
 @cli_errors

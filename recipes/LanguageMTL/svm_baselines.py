@@ -38,10 +38,10 @@ from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E4
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
 from prepare import (  # noqa: E402
-    EMOTION_CLASSES, corpus_manifests, prepare_language_mtl, read_corpus_info, run_declarations,
+    corpus_manifests, emotion_classes, prepare_language_mtl, read_corpus_info, run_declarations,
 )
 
-EXPERIMENTS = ("single_corpus", "cross_corpus")
+EXPERIMENTS = ("single_corpus", "cross_corpus", "tripathi_beigi")
 #: How C is set: given (the paper) or chosen on the dev speakers.
 C_SELECTIONS = ("none", "dev")
 
@@ -99,12 +99,12 @@ def run_baselines(hparams):
     """
     if hparams["experiment"] not in EXPERIMENTS:
         raise EmoLobesError(f"svm_baselines runs {', '.join(EXPERIMENTS)} experiments, not {hparams['experiment']}",
-                            "use hparams/single_corpus.yaml or hparams/cross_corpus.yaml")
+                            "use hparams/single_corpus.yaml, cross_corpus.yaml or tripathi_beigi.yaml")
     declarations = run_declarations(hparams)
     check_corpus_folders(declarations)
     output, prep_folder = hparams["baseline_output_folder"], hparams["prep_folder"]
     prepare_language_mtl(declarations, prep_folder, fold=hparams["fold"], seed=hparams["seed"], output_folder=output,
-                         skip_prep=hparams["skip_prep"])
+                         skip_prep=hparams["skip_prep"], classes=emotion_classes(hparams))
     for decl in declarations.values():
         assert_not_inside(hparams["feature_cache_folder"], decl.folder)
     splits = {corpus: read_corpus_info(prep_folder, corpus)["split"] for corpus in declarations}
@@ -145,7 +145,7 @@ def run_baselines(hparams):
         all_predictions, summary[name] = [], {}
         for corpus in hparams["test_corpora"]:
             ids, features, labels, wavs = parts[corpus]["test"]
-            metrics, predictions = score_on_test(fitted["model"], (features, labels), list(EMOTION_CLASSES), ids,
+            metrics, predictions = score_on_test(fitted["model"], (features, labels), list(emotion_classes(hparams)), ids,
                                                  corpus=corpus)
             predictions = [dict(prediction, wav=wav) for prediction, wav in zip(predictions, wavs)]
             write_test_results(_folder(output, name, corpus), metrics, predictions,
@@ -155,7 +155,7 @@ def run_baselines(hparams):
             print(f"[{name}] C={c_value} {corpus}: accuracy {100 * metrics['wa']:.1f}%, UA {100 * metrics['ua']:.1f}%"
                   f" ({metrics['n']} test utterances)", flush=True)
         pooled_metrics = classification_metrics([p["true"] for p in all_predictions],
-                                                [p["pred"] for p in all_predictions], labels=list(EMOTION_CLASSES))
+                                                [p["pred"] for p in all_predictions], labels=list(emotion_classes(hparams)))
         write_test_results(_folder(output, name), pooled_metrics, all_predictions,
                            dict(extra, scope="pooled", split=splits))
     summary["cache"] = {"computed": cache.n_computed, "loaded": cache.n_loaded}

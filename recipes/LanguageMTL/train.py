@@ -8,7 +8,8 @@ Run (from the repository root or from recipes/LanguageMTL):
 
 ``experiment`` (set by each hparams file) picks what is trained and tested:
 ``single_corpus`` (Table 2), ``transfer`` (Table 3), ``multitask`` (Table 4; ``task: emotion_only`` is its
-single-task row) and ``cross_corpus`` (Table 5). One Brain serves all four. The corpora are the hparams'
+single-task row), ``cross_corpus`` (Table 5) and ``tripathi_beigi`` (Section 6.2: a single-corpus run with its own
+classes, features and model, ``hparams/tripathi_beigi.yaml``). One Brain serves them all. The corpora are the hparams'
 declarations (``corpora``; ``--corpus=NAME`` in single-corpus runs, any corpus emo_lobes parses). By default there is
 no dev set (the paper's protocol: ``n_dev_speakers: 0``, i.e. ``dev: none``; also a split file with an empty dev
 list): a run trains ``number_of_epochs`` and tests the last epoch. ``--n_dev_speakers=1`` (not in the paper) draws a
@@ -32,7 +33,7 @@ from emo_lobes.training.checkpoints import AtomicCheckpointer, RandomState  # no
 from emo_lobes.inference.packaging import package_after_run  # noqa: E402
 from emo_lobes.training.distributed import gather_in_dataset_order, leave_process_group, sum_over_processes  # noqa: E402
 from emo_lobes.errors import EmoLobesError, install_excepthook  # noqa: E402
-from emo_lobes.features.feature_cache import feature_cache_for  # noqa: E402
+from emo_lobes.features.feature_cache import FRAME_FEATURES, feature_cache_for  # noqa: E402
 from emo_lobes.lobes.lstm_classifier import multitask_loss, pad_to_frames  # noqa: E402
 from emo_lobes.training.hparams_check import load_hparams_checked  # noqa: E402
 from emo_lobes.training.run_lock import lock_output_folder  # noqa: E402
@@ -41,10 +42,10 @@ from emo_lobes.data.manifest import assert_not_inside, load_manifest  # noqa: E4
 from emo_lobes.evaluation.metrics import classification_metrics, write_test_results  # noqa: E402
 from make_tables import row_name  # noqa: E402
 from prepare import (  # noqa: E402
-    EMOTION_CLASSES, corpus_manifests, prepare_language_mtl, read_corpus_info, run_declarations,
+    EMOTION_CLASSES, corpus_manifests, emotion_classes, prepare_language_mtl, read_corpus_info, run_declarations,
 )
 
-EXPERIMENTS = ("single_corpus", "transfer", "multitask", "cross_corpus")
+EXPERIMENTS = ("single_corpus", "transfer", "multitask", "cross_corpus", "tripathi_beigi")
 TASKS = ("emotion_only", "multitask")
 LANGUAGE_TARGETS = ("corpus", "language")
 
@@ -76,6 +77,11 @@ class LanguageMTLBrain(EmoLobesBrain):
                 self.checkpointer.save_and_keep_only(meta={"train_loss": float(self.train_loss)}, num_to_keep=1)
 
     @property
+    def classes(self):
+        """The run's emotion classes, in the model's output order (:func:`prepare.emotion_classes`)."""
+        return emotion_classes({"emotion_classes": getattr(self.hparams, "emotion_classes", None)})
+
+    @property
     def best_key(self):
         """``min_key`` of the checkpoint to test: the lowest dev error, or ``None`` (the last) without dev."""
         return "error_rate" if getattr(self, "with_dev", True) else None
@@ -84,11 +90,12 @@ class LanguageMTLBrain(EmoLobesBrain):
         """Emotion log-probabilities and, in multi-task mode, language-ID log-probabilities (else ``None``)."""
         batch = batch.to(self.device)
         feats, lengths = batch.feats
-        if not self.hparams.use_lengths and self.hparams.features == "mfcc":
+        if not self.hparams.use_lengths and self.hparams.features in FRAME_FEATURES:
             # Section 4.1 (the default): every utterance zero-padded (the cache clipped longer ones) to exactly
             # max_frames x 13, and the LSTM reads every frame, padding included. use_lengths: True packs instead.
             feats, lengths = pad_to_frames(feats, lengths, self.hparams.max_frames)
-        feats = self.modules.normalize(feats, lengths, epoch=self.hparams.epoch_counter.current)
+        if "normalize" in self.modules:  # none in tripathi_beigi.yaml (the authors' code does not normalise)
+            feats = self.modules.normalize(feats, lengths, epoch=self.hparams.epoch_counter.current)
         lengths = lengths if self.hparams.use_lengths else None
         if self.hparams.task == "multitask":  # through forward(): DDP sees both heads' parameters
             return self.modules.model(feats, lengths, with_language=True)
@@ -117,8 +124,8 @@ class LanguageMTLBrain(EmoLobesBrain):
                 "id": utt_id,
                 "wav": batch.rel_wav[index],
                 "corpus": batch.corpus[index],
-                "true": EMOTION_CLASSES[int(batch.emotion_index.data[index])],
-                "pred": EMOTION_CLASSES[int(probabilities[index].argmax())],
+                "true": self.classes[int(batch.emotion_index.data[index])],
+                "pred": self.classes[int(probabilities[index].argmax())],
                 "probs": [round(float(p), 4) for p in probabilities[index]],
             }
             if language is not None:
@@ -164,7 +171,7 @@ class LanguageMTLBrain(EmoLobesBrain):
 
 
 def check_hparams(hparams):
-    """Fail with one line on option values the recipe does not know, or a language head that does not fit.
+    """Fail with one line on option values the recipe does not know, or an emotion or language head that does not fit.
 
     Arguments
     ---------
@@ -177,12 +184,17 @@ def check_hparams(hparams):
     ...     check_hparams({"experiment": "zero_shot", "task": "multitask", "language_target": "corpus"})
     ... except EmoLobesError as e:
     ...     print(e)
-    experiment=zero_shot is not an option. Fix: use one of single_corpus, transfer, multitask, cross_corpus
+    experiment=zero_shot is not an option. Fix: use one of single_corpus, transfer, multitask, cross_corpus, tripathi_beigi
     """
     choices = {"experiment": EXPERIMENTS, "task": TASKS, "language_target": LANGUAGE_TARGETS}
     for key, allowed in choices.items():
         if hparams[key] not in allowed:
             raise EmoLobesError(f"{key}={hparams[key]} is not an option", f"use one of {', '.join(allowed)}")
+    classes = emotion_classes(hparams)
+    if hparams["model"].emotion_head.out_features != len(classes):
+        raise EmoLobesError(f"the emotion head has {hparams['model'].emotion_head.out_features} outputs for "
+                            f"{len(classes)} classes ({', '.join(classes)})",
+                            "set n_classes to the number of emotion_classes")
     if hparams["task"] == "multitask":
         head = hparams["model"].language_head
         if head is None or head.out_features != len(hparams["language_classes"]):
@@ -253,12 +265,13 @@ def dataio_prep(hparams, manifests, folders):
         print(f"[features] {hparams['features']}: {cache.n_computed} computed, {cache.n_loaded} read from "
               f"{cache.folder}", flush=True)
     language_index = {name: i for i, name in enumerate(hparams["language_classes"])}
+    classes = emotion_classes(hparams)
 
     @sb.utils.data_pipeline.takes("wav", "emotion", "corpus", "language")
     @sb.utils.data_pipeline.provides("feats", "emotion_index", "language_index")
     def feature_pipeline(wav, emotion, corpus, language):
         yield features[wav]
-        yield torch.LongTensor([EMOTION_CLASSES.index(emotion)])
+        yield torch.LongTensor([classes.index(emotion)])
         yield torch.LongTensor([language_index.get(language_of(corpus, hparams["language_target"], language), -1)])
 
     def make_dataset(entries):
@@ -300,11 +313,11 @@ def evaluate_and_write(brain, dataset, out_folder, extra):
     brain.evaluate(dataset, min_key=brain.best_key, test_loader_kwargs=dict(brain.hparams.test_dataloader_options))
     predictions = list(brain.test_predictions)  # every process's, gathered in on_stage_end
     if if_main_process():
-        write_results(out_folder, predictions, dict(extra, scope="corpus"))
+        write_results(out_folder, predictions, dict(extra, scope="corpus"), brain.classes)
     return predictions
 
 
-def write_results(out_folder, predictions, extra):
+def write_results(out_folder, predictions, extra, classes=EMOTION_CLASSES):
     """Write ``<out_folder>/test_results.json``: accuracy (WA), UA, F1, confusion, and language-ID accuracy.
 
     Arguments
@@ -335,7 +348,7 @@ def write_results(out_folder, predictions, extra):
     0.5
     """
     metrics = classification_metrics([p["true"] for p in predictions], [p["pred"] for p in predictions],
-                                     labels=list(EMOTION_CLASSES))
+                                     labels=list(classes))
     extra = dict(extra)
     with_language = [p for p in predictions if "language_pred" in p]
     if with_language:
@@ -346,7 +359,7 @@ def write_results(out_folder, predictions, extra):
     return metrics
 
 
-def corpus_summary(predictions):
+def corpus_summary(predictions, classes=EMOTION_CLASSES):
     """Accuracy, UA and count (and language-ID accuracy) per corpus of pooled predictions.
 
     Arguments
@@ -369,7 +382,7 @@ def corpus_summary(predictions):
     for corpus in sorted({p["corpus"] for p in predictions}):
         chosen = [p for p in predictions if p["corpus"] == corpus]
         metrics = classification_metrics([p["true"] for p in chosen], [p["pred"] for p in chosen],
-                                         labels=list(EMOTION_CLASSES))
+                                         labels=list(classes))
         summary[corpus] = {"wa": metrics["wa"], "ua": metrics["ua"], "n": metrics["n"]}
         if chosen and "language_pred" in chosen[0]:
             summary[corpus]["language_accuracy"] = sum(p["language_pred"] == p["language_true"] for p in chosen) / len(
@@ -458,7 +471,8 @@ if __name__ == "__main__":
     install_excepthook()  # again: create_experiment_directory installs SpeechBrain's logging hook over ours
     run_on_main(prepare_language_mtl, kwargs={
         "declarations": declarations, "save_folder": hparams["prep_folder"], "fold": hparams["fold"],
-        "seed": hparams["seed"], "output_folder": hparams["output_folder"], "skip_prep": hparams["skip_prep"]})
+        "seed": hparams["seed"], "output_folder": hparams["output_folder"], "skip_prep": hparams["skip_prep"],
+        "classes": emotion_classes(hparams)})
     manifests = {corpus: corpus_manifests(hparams["prep_folder"], corpus) for corpus in declarations}
     splits = {corpus: read_corpus_info(hparams["prep_folder"], corpus)["split"] for corpus in declarations}
     datasets = dataio_prep(hparams, manifests, {name: decl.folder for name, decl in declarations.items()})
@@ -478,7 +492,7 @@ if __name__ == "__main__":
                                                  os.path.join(output, "test" if stage is None else stage, corpus),
                                                  dict(run_metadata(hparams, stage, {corpus: splits[corpus]}),
                                                       corpus=corpus))
-    per_corpus = {"test" if stage is None else stage: corpus_summary(pooled_predictions)}
+    per_corpus = {"test" if stage is None else stage: corpus_summary(pooled_predictions, brain.classes)}
 
     if hparams["experiment"] == "transfer":
         # Section 4.2: freeze the LSTM trained on IEMOCAP, fine-tune the penultimate dense layer per small corpus.
@@ -506,12 +520,13 @@ if __name__ == "__main__":
             finetuned_predictions += evaluate_and_write(
                 finetuner, datasets[corpus]["test"], corpus_folder,
                 dict(run_metadata(hparams, "finetuned", {corpus: splits[corpus]}), corpus=corpus))
-        per_corpus["finetuned"] = corpus_summary(finetuned_predictions)
+        per_corpus["finetuned"] = corpus_summary(finetuned_predictions, brain.classes)
         pooled_predictions = finetuned_predictions
 
     if if_main_process():
         metrics = write_results(output, pooled_predictions, dict(
-            run_metadata(hparams, "finetuned" if stage else None, splits), scope="pooled", per_corpus=per_corpus))
+            run_metadata(hparams, "finetuned" if stage else None, splits), scope="pooled", per_corpus=per_corpus),
+            brain.classes)
         print(f"[test] {hparams['experiment']} ({hparams['task']}): accuracy {100 * metrics['wa']:.1f}%, "
               f"UA {100 * metrics['ua']:.1f}% over {metrics['n']} test utterances; per corpus: "
               + "; ".join(f"{name} {c}: {100 * v['wa']:.1f}%" for name, part in per_corpus.items()
