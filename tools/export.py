@@ -10,9 +10,9 @@ filling the batch) and ``wav_lens`` ``[batch]`` (relative lengths, the longest 1
 ONNX export and its check need ``pip install onnx onnxruntime`` (the ``export`` extra).
 
 Exported: MLEE, SelectiveMTL, EmoNet (in its 5 s segments or on whole clips), EmotionEmbeddings with a log-mel
-front-end. Refused in one line (see :mod:`emo_lobes.inference.export`): LanguageMTL (Kaldi MFCC / openSMILE features
-computed per utterance in Python, outside the graph), EmotionEmbeddings with a frozen SSL front-end or silence
-trimming (each utterance alone, in a Python loop).
+front-end. Refused in one line (see :mod:`emo_lobes.inference.export`): LanguageMTL (Kaldi MFCC, pyAudioAnalysis or
+openSMILE features computed per utterance in Python, outside the graph), EmotionEmbeddings with a frozen SSL
+front-end or silence trimming (each utterance alone, in a Python loop).
 """
 import argparse
 import os

@@ -33,8 +33,8 @@ without packed sequences, which ONNX lacks: the same numbers). Refused, in one l
 reason (:func:`export_refusal`):
 
 - **LanguageMTL**: its features (the first Kaldi MFCC frames from ``torchaudio.compliance.kaldi``, which takes one
-  waveform per call and does not compile with ``torch.jit.script`` (checked with torchaudio 2.11), or openSMILE
-  functionals, C++ outside torch) are computed per utterance in a Python loop, outside any graph: a trace would
+  waveform per call and does not compile with ``torch.jit.script`` (checked with torchaudio 2.11), pyAudioAnalysis
+  frames in NumPy, or openSMILE functionals, C++ outside torch) are computed per utterance in a Python loop, outside any graph: a trace would
   freeze the batch size;
 - **EmotionEmbeddings** with a frozen wav2vec2 front-end or ``trim_silence_db`` (the recommended log-mel file): the
   front-end (or the trimming) runs on each utterance alone in a Python loop, as the recipe's feature cache did; a
@@ -74,9 +74,9 @@ def export_refusal(adapter):
     recipe, hparams = adapter.recipe, adapter.hparams
     reason = None
     if recipe == "LanguageMTL":
-        reason = ("its features (torchaudio.compliance.kaldi MFCC, one waveform per call and not scriptable, or "
-                  "openSMILE functionals, C++ outside torch) are computed per utterance in a Python loop, outside "
-                  "the model's graph")
+        reason = ("its features (torchaudio.compliance.kaldi MFCC, one waveform per call and not scriptable; "
+                  "pyAudioAnalysis frames in NumPy; or openSMILE functionals, C++ outside torch) are computed per "
+                  "utterance in a Python loop, outside the model's graph")
     elif recipe == "EmotionEmbeddings" and hparams.get("trim_silence_db") is not None:
         reason = "it trims each utterance's silence alone, in a Python loop"
     elif recipe == "EmotionEmbeddings" and hparams.get("freeze_frontend") and not batch_matches_utterances(
