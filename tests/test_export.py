@@ -158,31 +158,29 @@ def _emonet_with_segments(folders, tmp_path, seconds):
     return str(package)
 
 
-def test_emonet_segments_at_inference_are_those_of_the_recipes_test(model_folders, tmp_path):
-    """classify_batch (fixed grid, exportable) gives the numbers of the recipe's segmenting loop, utterance by
-    utterance: split_into_segments + mean_segment_log_probs on the same modules."""
-    from emo_lobes.inference.adapters.emonet import (mean_segment_log_probs, relative_frame_lengths,
-                                                     split_into_segments)
+def test_emonet_segments_at_inference_are_the_clips_cut_and_scored_alone(model_folders, tmp_path):
+    """classify_batch (fixed grid, exportable) gives, per utterance of a padded batch, the mean probabilities of its
+    segments (k = ceil(n / 1 s) of ceil(n / k) samples) each scored alone."""
+    import math
 
     folders, _ = model_folders
     classifier = EmotionClassifier.from_hparams(source=_emonet_with_segments(folders, tmp_path, 1.0))
-    adapter = classifier.adapter
     generator = torch.Generator().manual_seed(3)
     lengths = [41000, 16000, 9000, 23999]  # 3, 1, 1 and 2 segments of 1 s
-    wavs = torch.zeros(len(lengths), max(lengths))
-    for row, length in enumerate(lengths):
-        wavs[row, :length] = 0.1 * torch.randn(length, generator=generator)
+    clips = [0.1 * torch.randn(length, generator=generator) for length in lengths]
+    wavs = torch.nn.utils.rnn.pad_sequence(clips, batch_first=True)
     wav_lens = torch.tensor(lengths, dtype=torch.float32) / max(lengths)
+    # the same files with eval_segment_duration: null score a segment as a whole clip
+    whole = EmotionClassifier.from_hparams(source=_emonet_with_segments(folders, tmp_path, "null"))
     with torch.no_grad():
-        grid = classifier.classify_batch(wavs, wav_lens)[0]
-        segments, segment_lens, owners = split_into_segments(wavs, wav_lens, 16000)
-        feats = adapter.hparams["compute_features"](segments)
-        frames = relative_frame_lengths(segment_lens, segments.shape[1], adapter.hop_samples, feats.shape[1])
-        loop = mean_segment_log_probs(adapter.model.heads[adapter.domain](adapter.model.embed(feats, frames,
-                                                                                               adapter.domain)),
-                                      owners, len(lengths))
-    assert owners.tolist() == [0, 0, 0, 1, 2, 3, 3]
-    assert torch.allclose(grid, loop, atol=1e-5, rtol=0), (grid - loop).abs().max()
+        batch = classifier.classify_batch(wavs, wav_lens)[0].exp()
+        for row, clip in enumerate(clips):
+            k = math.ceil(len(clip) / 16000)
+            size = math.ceil(len(clip) / k)
+            alone = [whole.classify_batch(clip[start:start + size][None], torch.ones(1))[0].exp()
+                     for start in range(0, len(clip), size)]
+            assert len(alone) == (3, 1, 1, 2)[row]
+            assert torch.allclose(batch[row], torch.cat(alone).mean(dim=0), atol=1e-5), row
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])

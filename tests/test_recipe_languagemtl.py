@@ -228,6 +228,15 @@ def test_tripathi_beigi_setting_of_section_6_2_end_to_end(data_root, workdir):
     for path, output in zip(paths, outputs):
         assert list(output["probabilities"]) == result["labels"]
         assert np.allclose(list(output["probabilities"].values()), tested[path], atol=1e-4), path
+    # a padded batch of waveforms: each file's own frames (batch_inputs computes them per utterance)
+    from emo_lobes.data.audio import load_audio
+
+    clips = [load_audio(os.path.join(data_root, "IEMOCAP_full_release", path), 16000) for path in paths[:2]]
+    lengths = torch.tensor([len(clip) for clip in clips], dtype=torch.float32)
+    batch = classifier.classify_batch(torch.nn.utils.rnn.pad_sequence(clips, batch_first=True),
+                                      lengths / lengths.max())[0].exp()
+    for row, path in enumerate(paths[:2]):
+        assert np.allclose(batch[row].numpy(), tested[path], atol=1e-4), path
     with open(os.path.join(RECIPE, "hparams", "tripathi_beigi.yaml"), encoding="utf-8") as handle:
         hparams = load_hyperpyyaml(handle, {"data_folder": data_root, "output_folder": str(out),
                                             "feature_cache_folder": str(workdir / "feature_cache"),

@@ -52,9 +52,9 @@ from prepare import emonet_declarations, prepare_aggregated, prepare_emonet  # n
 from emo_lobes.inference.adapters.emonet import (  # noqa: E402
     EXPERIMENT_FILE,
     build_emonet,
-    mean_segment_log_probs,
+    mean_grid_log_probs,
     relative_frame_lengths,
-    split_into_segments,
+    segment_grid,
 )
 from emo_lobes.data.audio import load_audio  # noqa: E402
 from emo_lobes.data.declarations import check_corpus_folders, copy_run_splits  # noqa: E402
@@ -112,7 +112,8 @@ class EmoNetBrain(EmoLobesBrain):
 
         Outside training, with ``eval_segment_duration`` set, each utterance is scored in consecutive segments of
         at most that many seconds (Section 5.1's 5 s bound) and its log probabilities are those of the mean of its
-        segments' probabilities (:func:`split_into_segments`, :func:`mean_segment_log_probs`).
+        segments' probabilities (:func:`segment_grid`, :func:`mean_grid_log_probs`: the inference adapter's and the
+        exported model's cut; only the grid's valid slots are scored here).
         """
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
@@ -123,11 +124,13 @@ class EmoNetBrain(EmoLobesBrain):
         segment = getattr(self.hparams, "eval_segment_duration", None)
         if stage == sb.Stage.TRAIN or not segment or model.training:  # training, or the precise-BN pass
             return self.score_waveforms(model, wavs, wav_lens, int(batch.domain[0]), stage)
-        segments, segment_lens, owners = split_into_segments(wavs, wav_lens,
-                                                             int(round(segment * self.hparams.sample_rate)))
-        self.segments_scored = len(owners)  # for tests and logs: how many segments the last batch held
-        log_probs = self.score_waveforms(model, segments, segment_lens, int(batch.domain[0]), stage)
-        return mean_segment_log_probs(log_probs, owners, wavs.shape[0])
+        segments, segment_lens, valid = segment_grid(wavs, wav_lens, int(round(segment * self.hparams.sample_rate)))
+        kept = valid.flatten()
+        self.segments_scored = int(kept.sum())  # for tests and logs: how many segments the last batch held
+        scored = self.score_waveforms(model, segments[kept], segment_lens[kept], int(batch.domain[0]), stage).float()
+        log_probs = scored.new_full((kept.numel(), scored.shape[1]), float("-inf"))
+        log_probs[kept] = scored
+        return mean_grid_log_probs(log_probs, valid)
 
     def score_waveforms(self, model, wavs, wav_lens, domain, stage=sb.Stage.TEST):
         """Log probabilities ``[batch, classes]`` of padded waveforms ``wavs`` with relative lengths ``wav_lens``

@@ -1,6 +1,5 @@
 """Inference adapter of the EmoNet recipe: waveform -> log mel spectrogram -> EmoNet of one domain -> probabilities."""
 import json
-import math
 import os
 
 import torch
@@ -45,102 +44,16 @@ def relative_frame_lengths(wav_lens, n_samples, hop_samples, n_frames):
     return (torch.div(samples, hop_samples, rounding_mode="floor") + 1).float() / n_frames
 
 
-def split_into_segments(wavs, wav_lens, segment_samples):
-    """Cut each padded waveform into consecutive segments of at most ``segment_samples`` samples.
+def segment_grid(wavs, wav_lens, segment_samples):
+    """Cut each padded waveform into consecutive segments of at most ``segment_samples`` samples, on a fixed grid.
 
     An utterance of ``n`` samples gives ``k = ceil(n / segment_samples)`` segments of ``ceil(n / k)`` samples (the
     last one up to ``k - 1`` samples shorter), so no segment is a sliver; an utterance no longer than a segment is
-    one segment, as it is.
-
-    Arguments
-    ---------
-    wavs : torch.Tensor
-        ``[batch, samples]`` padded waveforms.
-    wav_lens : torch.Tensor
-        ``[batch]`` relative lengths.
-    segment_samples : int
-        The longest segment, in samples.
-
-    Returns
-    -------
-    segments : torch.Tensor
-        ``[n_segments, min(samples, segment_samples)]`` zero-padded segments, utterance by utterance, in order.
-    segment_lens : torch.Tensor
-        ``[n_segments]`` relative lengths of the segments.
-    owners : torch.Tensor
-        ``[n_segments]`` the batch index of each segment's utterance.
-
-    Example
-    -------
-    >>> wavs = torch.arange(10.0).repeat(2, 1)
-    >>> segments, lens, owners = split_into_segments(wavs, torch.tensor([1.0, 0.3]), 4)
-    >>> segments.shape, lens.tolist(), owners.tolist()
-    (torch.Size([4, 4]), [1.0, 1.0, 0.5, 0.75], [0, 0, 0, 1])
-    >>> segments[2].tolist(), segments[3].tolist()
-    ([8.0, 9.0, 0.0, 0.0], [0.0, 1.0, 2.0, 0.0])
-    >>> [round(x * 4) for x in split_into_segments(wavs[:1, :9], torch.tensor([1.0]), 4)[1].tolist()]  # 9 = 3 + 3 + 3
-    [3, 3, 3]
-    """
-    n_samples = torch.round(wav_lens * wavs.shape[1]).long().tolist()
-    width = min(wavs.shape[1], segment_samples)
-    pieces, lengths, owners = [], [], []
-    for index, length in enumerate(n_samples):
-        n_segments = max(1, math.ceil(length / segment_samples))
-        size = max(1, math.ceil(length / n_segments))
-        for start in range(0, max(length, 1), size):
-            stop = min(start + size, length)
-            pieces.append(torch.nn.functional.pad(wavs[index, start:stop], (0, width - (stop - start))))
-            lengths.append((stop - start) / width)
-            owners.append(index)
-    return (torch.stack(pieces), torch.tensor(lengths, device=wavs.device),
-            torch.tensor(owners, device=wavs.device))
-
-
-def mean_segment_log_probs(log_probs, owners, n_utterances):
-    """Log of the mean class probabilities of each utterance's segments (:func:`split_into_segments`).
-
-    Arguments
-    ---------
-    log_probs : torch.Tensor
-        ``[n_segments, classes]`` log probabilities of the segments.
-    owners : torch.Tensor
-        ``[n_segments]`` the utterance of each segment.
-    n_utterances : int
-        Utterances in the batch.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[n_utterances, classes]`` log probabilities.
-
-    Example
-    -------
-    >>> log_probs = torch.tensor([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8]]).log()
-    >>> mean_segment_log_probs(log_probs, torch.tensor([0, 0, 1]), 2).exp()
-    tensor([[0.7000, 0.3000],
-            [0.2000, 0.8000]])
-    >>> mean_segment_log_probs(torch.tensor([[0.0, -200.0]]), torch.tensor([0]), 1)   # no underflow to -inf
-    tensor([[   0., -200.]])
-    """
-    # in log space (log-sum-exp per utterance): exp() of a very confident model's log probabilities underflows to 0,
-    # whose log is -inf and whose loss is not finite
-    log_probs = log_probs.float()
-    out = torch.full((n_utterances, log_probs.shape[1]), float("-inf"), device=log_probs.device)
-    for utterance in range(n_utterances):
-        mine = log_probs[owners == utterance]
-        if len(mine):
-            out[utterance] = torch.logsumexp(mine, dim=0) - math.log(len(mine))
-    return out
-
-
-def segment_grid(wavs, wav_lens, segment_samples):
-    """The segments of :func:`split_into_segments` on a fixed grid of tensor operations, so a trace keeps them.
-
-    Each utterance gets ``ceil(samples / segment_samples)`` slots (of the padded batch); the slots an utterance
-    does not fill are zeros, marked invalid. Its valid slots hold exactly the segments of
-    :func:`split_into_segments` (same starts, sizes and padding width ``min(samples, segment_samples)``). Sizes come
-    from slices of ``wavs``, never from Python numbers, so ``torch.jit.trace`` and the ONNX export keep the batch
-    size, the length and the number of segments dynamic (:mod:`emo_lobes.inference.export`).
+    one segment, as it is. Each utterance gets ``ceil(samples / segment_samples)`` slots of the padded batch,
+    every segment zero-padded to ``min(samples, segment_samples)``; the slots an utterance does not fill are zeros,
+    marked invalid. Sizes come from slices of ``wavs``, never from Python numbers, so ``torch.jit.trace`` and the
+    ONNX export keep the batch size, the length and the number of segments dynamic
+    (:mod:`emo_lobes.inference.export`); the recipe's test scores only the valid slots.
 
     Arguments
     ---------
@@ -163,12 +76,14 @@ def segment_grid(wavs, wav_lens, segment_samples):
     Example
     -------
     >>> wavs = torch.arange(10.0).repeat(2, 1)
-    >>> segments, lens, valid = segment_grid(wavs, torch.tensor([1.0, 0.3]), 4)
-    >>> segments.shape, valid.tolist()
-    (torch.Size([6, 4]), [[True, True, True], [True, False, False]])
-    >>> compact = split_into_segments(wavs, torch.tensor([1.0, 0.3]), 4)
-    >>> torch.equal(segments[valid.flatten()], compact[0]), torch.equal(lens[valid.flatten()], compact[1])
-    (True, True)
+    >>> segments, lens, valid = segment_grid(wavs, torch.tensor([1.0, 0.3]), 4)   # 10 = 4 + 4 + 2; 3 samples
+    >>> segments.shape, valid.tolist(), lens.tolist()
+    (torch.Size([6, 4]), [[True, True, True], [True, False, False]], [1.0, 1.0, 0.5, 0.75, 1.0, 1.0])
+    >>> segments[2].tolist(), segments[3].tolist(), segments[4].tolist()
+    ([8.0, 9.0, 0.0, 0.0], [0.0, 1.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0])
+    >>> kept = segment_grid(wavs[:1, :9], torch.tensor([1.0]), 4)[1]   # 9 = 3 + 3 + 3, not 4 + 4 + 1
+    >>> [round(x * 4) for x in kept.tolist()]
+    [3, 3, 3]
     """
     n_samples = torch.round(wav_lens * wavs.shape[1]).long()
     n_segments = torch.clamp(torch.div(n_samples + segment_samples - 1, segment_samples, rounding_mode="floor"), min=1)
@@ -188,7 +103,8 @@ def segment_grid(wavs, wav_lens, segment_samples):
 
 
 def mean_grid_log_probs(log_probs, valid):
-    """:func:`mean_segment_log_probs` of the segments of :func:`segment_grid` (left out: invalid slots).
+    """Log of the mean class probabilities of each utterance's segments (:func:`segment_grid`; invalid slots left
+    out), by log-sum-exp: ``exp()`` of a very confident model's log probabilities underflows to 0.
 
     Arguments
     ---------
@@ -208,6 +124,8 @@ def mean_grid_log_probs(log_probs, valid):
     >>> mean_grid_log_probs(log_probs, torch.tensor([[True, True], [True, False]])).exp()
     tensor([[0.7000, 0.3000],
             [0.2000, 0.8000]])
+    >>> mean_grid_log_probs(torch.tensor([[0.0, -200.0]]), torch.tensor([[True]]))   # no underflow to -inf
+    tensor([[   0., -200.]])
     """
     log_probs = log_probs.float().reshape(valid.shape[0], valid.shape[1], -1)
     kept = torch.where(valid[:, :, None], log_probs, torch.full_like(log_probs, float("-inf")))
@@ -317,7 +235,7 @@ class EmoNetAdapter(RecipeAdapter):
         """Class probabilities, predictions and embeddings; with the run's ``eval_segment_duration`` (absent in runs
         before issue 14: whole clips) scored in segments as the recipe's test is: the mean of the segments'
         probabilities, and of their embeddings. The segments are cut on :func:`segment_grid`'s fixed grid (the
-        recipe's test cuts the same ones in a loop: :func:`split_into_segments`), so this method also exports."""
+        recipe's test cuts the same), so this method also exports."""
         segment = self.hparams.get("eval_segment_duration")
         valid = None
         if segment:
