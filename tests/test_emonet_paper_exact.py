@@ -205,6 +205,7 @@ def test_inference_adapter_scores_segments_as_the_recipe_test_does():
         adapter = SimpleNamespace(model=brain.modules.model, domain=0, hop_samples=256,
                                   hparams={"compute_features": brain.modules.compute_features, "sample_rate": 16000,
                                            "eval_segment_duration": segment})
+        adapter._embed_and_score = lambda wavs, wav_lens: EmoNetAdapter._embed_and_score(adapter, wavs, wav_lens)
         with torch.no_grad():
             recipe = brain.compute_forward(batch, sb.Stage.TEST).exp()
             probabilities, predictions, embedding = EmoNetAdapter.scores(adapter, *batch.sig)

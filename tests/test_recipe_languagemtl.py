@@ -61,7 +61,7 @@ def declared(data_root, workdir):
     return hparams
 
 
-def five_classes(corpus, data_root, declared, **declaration):
+def kept_records(corpus, data_root, declared, **declaration):
     """A corpus's records after the recipe's class selection, and the classes it dropped."""
     corpora = dict(declared["corpora"])
     if declaration:
@@ -92,7 +92,7 @@ LANGUAGES = {"emodb": "de", "savee": "en", "emovo": "it", "masc": "zh", "iemocap
 
 @pytest.mark.parametrize("corpus", CORPORA + ("ravdess",))
 def test_five_classes_where_each_corpus_has_them(corpus, data_root, declared):
-    records, dropped = five_classes(corpus, data_root, declared)
+    records, dropped = kept_records(corpus, data_root, declared)
     mapping = {}
     for record in records:
         assert mapping.setdefault(record["label"], record["emotion"]) == record["emotion"]
@@ -102,8 +102,8 @@ def test_five_classes_where_each_corpus_has_them(corpus, data_root, declared):
 
 
 def test_iemocap_excited_merges_into_happy_only_when_asked(data_root, declared):
-    default, _ = five_classes("iemocap", data_root, declared)
-    merged, dropped = five_classes("iemocap", data_root, declared, merge={"excited": "happy"})
+    default, _ = kept_records("iemocap", data_root, declared)
+    merged, dropped = kept_records("iemocap", data_root, declared, merge={"excited": "happy"})
     parsed = parse_corpus("iemocap", os.path.join(data_root, "IEMOCAP_full_release")).records
     n_excited = sum(r["emotion"] == "excited" for r in parsed)
     assert n_excited > 0 and "excited" not in dropped
@@ -111,8 +111,8 @@ def test_iemocap_excited_merges_into_happy_only_when_asked(data_root, declared):
 
 
 def test_a_chained_merge_is_applied_once(data_root, declared):
-    default, _ = five_classes("iemocap", data_root, declared)
-    chained, _ = five_classes("iemocap", data_root, declared, merge={"excited": "happy", "happy": "neutral"})
+    default, _ = kept_records("iemocap", data_root, declared)
+    chained, _ = kept_records("iemocap", data_root, declared, merge={"excited": "happy", "happy": "neutral"})
     parsed = parse_corpus("iemocap", os.path.join(data_root, "IEMOCAP_full_release")).records
     n_excited = sum(r["emotion"] == "excited" for r in parsed)
     count = Counter(r["emotion"] for r in default)
@@ -218,7 +218,7 @@ def test_tripathi_beigi_setting_of_section_6_2_end_to_end(data_root, workdir):
     assert {entry["speaker"][:5] for entry in manifests["test"].values()} == {"Ses05"}
     log = (out / "train_log.txt").read_text().splitlines()
     assert all("valid" not in line for line in log) and "epoch loaded: 2" in log[-1]
-    features = glob.glob(str(workdir / "feature_cache" / "pyaudioanalysis34*" / "*" / "*.npy"))
+    features = glob.glob(str(workdir / "feature_cache" / "pyaudioanalysis-*" / "*" / "*.npy"))
     assert len(features) == len(kept) and all(np.load(path).shape[1] == 34 for path in features)
     classifier = EmotionClassifier.from_hparams(source=str(out / "model"))
     assert classifier.labels == result["labels"]
@@ -593,7 +593,8 @@ def test_short_term_frames_are_pyaudioanalysis_features_without_the_edge_windows
 
 def test_attention_decoder_reads_the_input_only_through_attention_and_runs_both_ways():
     """As the authors' Keras layer: a decoder step never reads frame t itself, so frames after the first can be
-    permuted without changing its outputs; the backward half reads the reversed sequence, reversed back."""
+    permuted without changing its outputs; both halves equal a NumPy loop of the layer's equations (the backward
+    one, as Keras 2 runs it: the same start and attention, its outputs reversed)."""
     from emo_lobes.lobes.attention_decoder import AttentionDecoderClassifier, BahdanauAttentionDecoder
 
     torch.manual_seed(0)
@@ -602,10 +603,33 @@ def test_attention_decoder_reads_the_input_only_through_attention_and_runs_both_
     permuted = torch.cat([x[:, :1], x[:, 1:][:, torch.randperm(8)]], dim=1)
     assert torch.allclose(decoder(x), decoder(permuted), atol=1e-6)
     assert not torch.allclose(decoder(x), decoder(x.flip(1)), atol=1e-3)  # the first frame sets the start state
+    # the Keras layer's equations as a NumPy loop, on the module's weights
+    def keras_decoder(layer, seq):
+        w = {name: value.detach().double().numpy() for name, value in layer.named_parameters()}
+        g = {name.split(".")[-1]: value for name, value in w.items() if name.startswith("gates.")}
+        seq = seq.detach().double().numpy()
+        sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        def softmax(v):
+            e = np.exp(v - v.max(-1, keepdims=True))
+            return e / e.sum(-1, keepdims=True)
+        s_prev, y_prev, out = np.tanh(seq[:, 0] @ w["w_s"]), np.zeros((seq.shape[0], layer.output_size)), []
+        for _ in range(seq.shape[1]):
+            e = np.tanh(s_prev[:, None] @ w["w_a"] + seq @ w["u_a"] + w["b_a"]) @ w["v_a"]
+            c = (softmax(e)[:, :, None] * seq).sum(1)
+            gate = lambda k, s: y_prev @ g[f"w_{k}"] + s @ g[f"u_{k}"] + c @ g[f"c_{k}"] + g[f"b_{k}"]  # noqa: E731
+            r, z = sigmoid(gate("r", s_prev)), sigmoid(gate("z", s_prev))
+            p = np.tanh(gate("p", r * s_prev))
+            y_prev = softmax(gate("o", s_prev))
+            s_prev = (1 - z) * s_prev + z * p
+            out.append(y_prev)
+        return np.stack(out, 1)
+
+    assert np.allclose(decoder(x).detach().numpy(), keras_decoder(decoder, x), atol=1e-5)
     model = AttentionDecoderClassifier(input_size=6, n_classes=4, n_frames=9, lstm_size=3, decoder_units=5,
                                        decoder_output_size=4, dense_size=7).eval()
     sequence, _ = model.lstm(x)
-    expected = model.dense(torch.cat([model.forward_decoder(sequence),
-                                      model.backward_decoder(sequence.flip(1)).flip(1)], dim=-1).flatten(1))
-    assert torch.allclose(model.encode(x), expected)
+    # Keras 2's backward copy: start state from x_1 and attention over the unreversed sequence, outputs reversed
+    halves = [keras_decoder(model.forward_decoder, sequence), keras_decoder(model.backward_decoder, sequence)[:, ::-1]]
+    flat = torch.from_numpy(np.concatenate(halves, axis=-1).reshape(3, -1).copy()).float()
+    assert torch.allclose(model.encode(x), model.dense(flat), atol=1e-5)
     assert model.lstm.bias_ih_l0[3:6].eq(1).all() and model.lstm.bias_ih_l0[:3].eq(0).all()  # Keras's forget bias 1

@@ -457,9 +457,15 @@ def short_term_cache(cache_dir=None, max_frames=100):
     Example
     -------
     >>> short_term_cache("/tmp/c").feature_name
-    'pyaudioanalysis34_w0.2_s0.1_noedges_first100_16k'
+    'pyaudioanalysis-0.3.14_34_w0.2_s0.1_noedges_first100_16k'
     """
-    name = (f"pyaudioanalysis{N_SHORT_TERM_FEATURES}_w{SHORT_TERM_WINDOW_S}_s{SHORT_TERM_STEP_S}_noedges_"
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        library = version("pyAudioAnalysis")  # in the name: another version computes its entries afresh
+    except PackageNotFoundError:
+        library = "missing"  # computing then fails in one line (short_term_frames)
+    name = (f"pyaudioanalysis-{library}_{N_SHORT_TERM_FEATURES}_w{SHORT_TERM_WINDOW_S}_s{SHORT_TERM_STEP_S}_noedges_"
             f"first{max_frames}_{FEATURE_SAMPLE_RATE // 1000}k")
     return FeatureCache(cache_dir, name, functools.partial(first_short_term_frames, max_frames=max_frames))
 

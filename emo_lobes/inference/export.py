@@ -34,8 +34,8 @@ reason (:func:`export_refusal`):
 
 - **LanguageMTL**: its features (the first Kaldi MFCC frames from ``torchaudio.compliance.kaldi``, which takes one
   waveform per call and does not compile with ``torch.jit.script`` (checked with torchaudio 2.11), pyAudioAnalysis
-  frames in NumPy, or openSMILE functionals, C++ outside torch) are computed per utterance in a Python loop, outside any graph: a trace would
-  freeze the batch size;
+  frames in NumPy, or openSMILE functionals, C++ outside torch) are computed per utterance in a Python loop, outside
+  any graph: a trace would freeze the batch size;
 - **EmotionEmbeddings** with a frozen wav2vec2 front-end or ``trim_silence_db`` (the recommended log-mel file): the
   front-end (or the trimming) runs on each utterance alone in a Python loop, as the recipe's feature cache did; a
   fine-tuned wav2vec2 model (``freeze_frontend: False``) goes through the export and its check.

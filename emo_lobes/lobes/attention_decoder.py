@@ -109,10 +109,13 @@ class AttentionDecoderClassifier(nn.Module):
     """Tripathi & Beigi's speech model on a fixed number of frames: BiLSTM -> bidirectional attention decoder ->
     flatten -> dense + ReLU -> emotion softmax.
 
-    The backward halves (LSTM and decoder, as Keras's ``Bidirectional``) read the time-reversed sequence and their
-    outputs are reversed back before the concatenation. Inputs are zero-padded or cut to ``n_frames`` (the flatten
-    fixes the length; the authors' model reads the padding too). Parameters: 13,967,364 at the authors' sizes, the
-    authors' Keras summary's 13,966,340 plus 1,024 from PyTorch's second LSTM bias (``bias_hh``, zero at start).
+    The backward LSTM reads the time-reversed sequence (Keras's ``Bidirectional``). The backward decoder is, as in the
+    authors' Keras 2 layer, the same recurrence with its own weights: Keras computes its start state from the
+    unreversed input (``x_1``) and its attention reads the unreversed sequence, so reversing only changes the order
+    of its steps' outputs, which ``Bidirectional`` reverses back: here, its outputs reversed in time. Inputs are
+    zero-padded or cut to ``n_frames`` (the flatten fixes the length; the authors' model reads the padding too).
+    Parameters: 13,967,364 at the authors' sizes, the authors' Keras summary's 13,966,340 plus 1,024 from PyTorch's
+    second LSTM bias (``bias_hh``, zero at start).
 
     Arguments
     ---------
@@ -180,7 +183,7 @@ class AttentionDecoderClassifier(nn.Module):
         x = nn.functional.pad(x, (0, 0, 0, max(0, self.n_frames - frames)))[:, :self.n_frames]
         sequence, _ = self.lstm(x)
         forward = self.forward_decoder(sequence)
-        backward = self.backward_decoder(sequence.flip(1)).flip(1)
+        backward = self.backward_decoder(sequence).flip(1)
         return self.dense(torch.cat([forward, backward], dim=-1).flatten(1))
 
     def classify_emotion(self, summary):

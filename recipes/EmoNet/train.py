@@ -54,6 +54,7 @@ from emo_lobes.inference.adapters.emonet import (  # noqa: E402
     build_emonet,
     mean_grid_log_probs,
     relative_frame_lengths,
+    score_valid_slots,
     segment_grid,
 )
 from emo_lobes.data.audio import load_audio  # noqa: E402
@@ -113,7 +114,7 @@ class EmoNetBrain(EmoLobesBrain):
         Outside training, with ``eval_segment_duration`` set, each utterance is scored in consecutive segments of
         at most that many seconds (Section 5.1's 5 s bound) and its log probabilities are those of the mean of its
         segments' probabilities (:func:`segment_grid`, :func:`mean_grid_log_probs`: the inference adapter's and the
-        exported model's cut; only the grid's valid slots are scored here).
+        exported model's cut; only the valid slots are scored: :func:`score_valid_slots`).
         """
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
@@ -125,11 +126,10 @@ class EmoNetBrain(EmoLobesBrain):
         if stage == sb.Stage.TRAIN or not segment or model.training:  # training, or the precise-BN pass
             return self.score_waveforms(model, wavs, wav_lens, int(batch.domain[0]), stage)
         segments, segment_lens, valid = segment_grid(wavs, wav_lens, int(round(segment * self.hparams.sample_rate)))
-        kept = valid.flatten()
-        self.segments_scored = int(kept.sum())  # for tests and logs: how many segments the last batch held
-        scored = self.score_waveforms(model, segments[kept], segment_lens[kept], int(batch.domain[0]), stage).float()
-        log_probs = scored.new_full((kept.numel(), scored.shape[1]), float("-inf"))
-        log_probs[kept] = scored
+        self.segments_scored = int(valid.sum())  # for tests and logs: how many segments the last batch held
+        log_probs, = score_valid_slots(
+            lambda x, lens: (self.score_waveforms(model, x, lens, int(batch.domain[0]), stage),), segments,
+            segment_lens, valid)
         return mean_grid_log_probs(log_probs, valid)
 
     def score_waveforms(self, model, wavs, wav_lens, domain, stage=sb.Stage.TEST):

@@ -115,7 +115,7 @@ def row_name(experiment, features, classifier, task=None, stage=None):
     experiment : str
         ``single_corpus``, ``transfer``, ``multitask``, ``cross_corpus`` or ``tripathi_beigi`` (Section 6.2).
     features : str
-        ``mfcc`` or an openSMILE set name.
+        ``mfcc``, ``pyaudioanalysis`` or an openSMILE set name.
     classifier : str
         ``lstm``, ``svc``, ``logreg`` or ``linear_svc``.
     task : str, optional

@@ -142,10 +142,10 @@ def run_baselines(hparams):
                  "features": hparams["baseline_feature_set"], "classifier": name, "C": c_value,
                  "C_selection": selection, "refit_on_train_dev": refit, "dev_ua_by_C": dev_scores, "train_corpora": list(hparams["train_corpora"]),
                  "fold": hparams["fold"], "seed": hparams["seed"]}
-        all_predictions, summary[name] = [], {}
+        all_predictions, summary[name], classes = [], {}, list(emotion_classes(hparams))
         for corpus in hparams["test_corpora"]:
             ids, features, labels, wavs = parts[corpus]["test"]
-            metrics, predictions = score_on_test(fitted["model"], (features, labels), list(emotion_classes(hparams)), ids,
+            metrics, predictions = score_on_test(fitted["model"], (features, labels), classes, ids,
                                                  corpus=corpus)
             predictions = [dict(prediction, wav=wav) for prediction, wav in zip(predictions, wavs)]
             write_test_results(_folder(output, name, corpus), metrics, predictions,
@@ -155,7 +155,7 @@ def run_baselines(hparams):
             print(f"[{name}] C={c_value} {corpus}: accuracy {100 * metrics['wa']:.1f}%, UA {100 * metrics['ua']:.1f}%"
                   f" ({metrics['n']} test utterances)", flush=True)
         pooled_metrics = classification_metrics([p["true"] for p in all_predictions],
-                                                [p["pred"] for p in all_predictions], labels=list(emotion_classes(hparams)))
+                                                [p["pred"] for p in all_predictions], labels=classes)
         write_test_results(_folder(output, name), pooled_metrics, all_predictions,
                            dict(extra, scope="pooled", split=splits))
     summary["cache"] = {"computed": cache.n_computed, "loaded": cache.n_loaded}

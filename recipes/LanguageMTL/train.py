@@ -195,6 +195,10 @@ def check_hparams(hparams):
         raise EmoLobesError(f"the emotion head has {hparams['model'].emotion_head.out_features} outputs for "
                             f"{len(classes)} classes ({', '.join(classes)})",
                             "set n_classes to the number of emotion_classes")
+    if hparams["experiment"] == "transfer" and (hparams.get("normalize") is None
+                                                or not hasattr(hparams["model"], "freeze_for_transfer")):
+        raise EmoLobesError("the transfer experiment needs an LSTMClassifier and its normalize module",
+                            "use hparams/transfer.yaml's model and normalize")
     if hparams["task"] == "multitask":
         head = hparams["model"].language_head
         if head is None or head.out_features != len(hparams["language_classes"]):

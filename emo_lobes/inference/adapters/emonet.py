@@ -132,6 +132,44 @@ def mean_grid_log_probs(log_probs, valid):
     return torch.logsumexp(kept, dim=1) - valid.sum(dim=1, keepdim=True).float().log()
 
 
+def score_valid_slots(score, segments, segment_lens, valid):
+    """``score(segments, segment_lens)`` on the valid slots of :func:`segment_grid` only, put back on the grid.
+
+    While tracing (export) every slot is scored, so the traced graph keeps no data-dependent selection; otherwise
+    only the valid ones are, so one long file in a batch costs its own segments, not every file's share of them.
+
+    Arguments
+    ---------
+    score : callable
+        ``(segments, segment_lens) -> tensor [n, ...]``, or a tuple of such tensors.
+    segments, segment_lens, valid : torch.Tensor
+        From :func:`segment_grid`.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``[batch * slots, ...]`` per output of ``score``; zeros on invalid slots.
+
+    Example
+    -------
+    >>> segments, lens, valid = segment_grid(torch.ones(2, 10), torch.tensor([1.0, 0.3]), 4)
+    >>> seen = []
+    >>> out, = score_valid_slots(lambda x, l: (seen.append(len(x)) or x.sum(dim=1, keepdim=True),), segments, lens,
+    ...                          valid)
+    >>> seen, out.flatten().tolist()
+    ([4], [4.0, 4.0, 2.0, 3.0, 0.0, 0.0])
+    """
+    if torch.jit.is_tracing():
+        return tuple(score(segments, segment_lens))
+    kept = valid.flatten()
+    outputs = []
+    for value in score(segments[kept], segment_lens[kept]):
+        full = value.new_zeros((kept.numel(),) + tuple(value.shape[1:]))
+        full[kept] = value
+        outputs.append(full)
+    return tuple(outputs)
+
+
 def build_emonet(hparams, n_classes):
     """:class:`~emo_lobes.lobes.emonet.EmoNet` with the architecture hparams of an EmoNet run.
 
@@ -237,16 +275,21 @@ class EmoNetAdapter(RecipeAdapter):
         probabilities, and of their embeddings. The segments are cut on :func:`segment_grid`'s fixed grid (the
         recipe's test cuts the same), so this method also exports."""
         segment = self.hparams.get("eval_segment_duration")
-        valid = None
-        if segment:
-            wavs, wav_lens, valid = segment_grid(wavs, wav_lens, int(round(segment * self.hparams["sample_rate"])))
-        feats = self.hparams["compute_features"](wavs)
-        lengths = relative_frame_lengths(wav_lens, wavs.shape[1], self.hop_samples, feats.shape[1])
-        embedding = self.model.embed(feats, lengths, self.domain)
-        log_probs = self.model.heads[self.domain](embedding)
-        if valid is not None:
+        if not segment:
+            embedding, log_probs = self._embed_and_score(wavs, wav_lens)
+        else:
+            segments, segment_lens, valid = segment_grid(wavs, wav_lens,
+                                                         int(round(segment * self.hparams["sample_rate"])))
+            embedding, log_probs = score_valid_slots(self._embed_and_score, segments, segment_lens, valid)
             log_probs = mean_grid_log_probs(log_probs, valid)
             weights = valid.to(embedding.dtype) / valid.sum(dim=1, keepdim=True).to(embedding.dtype)
             embedding = (embedding.reshape(valid.shape[0], valid.shape[1], -1) * weights[:, :, None]).sum(dim=1)
         probabilities = log_probs.exp()
         return probabilities, probabilities.argmax(dim=-1), embedding
+
+    def _embed_and_score(self, wavs, wav_lens):
+        # embedding and log probabilities of the chosen domain's head
+        feats = self.hparams["compute_features"](wavs)
+        lengths = relative_frame_lengths(wav_lens, wavs.shape[1], self.hop_samples, feats.shape[1])
+        embedding = self.model.embed(feats, lengths, self.domain)
+        return embedding, self.model.heads[self.domain](embedding)

@@ -1,4 +1,4 @@
-"""Inference adapter of the LanguageMTL recipe: MFCC frames or openSMILE functionals -> LSTM -> emotion head."""
+"""Inference adapter of the LanguageMTL recipe: MFCC / short-term frames or openSMILE functionals -> model -> head."""
 import torch
 
 from emo_lobes.features.feature_cache import FRAME_FEATURES
@@ -8,12 +8,12 @@ from emo_lobes.lobes.lstm_classifier import pad_to_frames
 
 @register_adapter("LanguageMTL")
 class LanguageMTLAdapter(RecipeAdapter):
-    """LanguageMTL (recipes/LanguageMTL): cached-feature recipe's features computed per file -> LSTM -> emotion head.
+    """LanguageMTL (recipes/LanguageMTL): the recipe's features computed per file -> its model -> emotion head.
 
-    Features are Kaldi MFCC or pyAudioAnalysis frames, or openSMILE functionals (``features`` in the hparams),
-    computed as the recipe does but not cached; the embedding is the model's summary (``encode``). For ``experiment: transfer`` this is the IEMOCAP base
-    model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``). A run without a dev set (``dev: none``)
-    tested its last checkpoint, and so is it read here.
+    Features are Kaldi MFCC or pyAudioAnalysis frames, or openSMILE functionals (``features`` in the hparams), computed
+    as the recipe does but not cached; the embedding is the model's summary (``encode``). For ``experiment:
+    transfer`` this is the IEMOCAP base model (the fine-tuned per-corpus models live in ``finetune/<corpus>/``). A
+    run without a dev set (``dev: none``) tested its last checkpoint, and so is it read here.
     """
 
     best_checkpoint = {"min_key": "error_rate"}
