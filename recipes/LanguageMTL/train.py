@@ -79,7 +79,7 @@ class LanguageMTLBrain(EmoLobesBrain):
     @property
     def classes(self):
         """The run's emotion classes, in the model's output order (:func:`prepare.emotion_classes`)."""
-        return emotion_classes({"emotion_classes": getattr(self.hparams, "emotion_classes", None)})
+        return emotion_classes(vars(self.hparams))
 
     @property
     def best_key(self):
@@ -119,13 +119,14 @@ class LanguageMTLBrain(EmoLobesBrain):
     def _record_predictions(self, batch, emotion, language):
         """Keep each test utterance's true and predicted emotion (and language), with probabilities."""
         probabilities = emotion.exp().detach().cpu()
+        classes = self.classes
         for index, utt_id in enumerate(batch.id):
             entry = {
                 "id": utt_id,
                 "wav": batch.rel_wav[index],
                 "corpus": batch.corpus[index],
-                "true": self.classes[int(batch.emotion_index.data[index])],
-                "pred": self.classes[int(probabilities[index].argmax())],
+                "true": classes[int(batch.emotion_index.data[index])],
+                "pred": classes[int(probabilities[index].argmax())],
                 "probs": [round(float(p), 4) for p in probabilities[index]],
             }
             if language is not None:
