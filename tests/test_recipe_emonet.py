@@ -430,6 +430,40 @@ def test_scratch_on_a_split_file_tests_exactly_its_test_list(corpora, tmp_path):
     assert set(copy["test"]) == set(split["test"]) and set(copy["train"]) == set(split["train"]) and copy["dev"] == []
 
 
+def test_precise_bn_of_a_round_robin_phase_gives_each_corpus_batch_norm_its_own_statistics():
+    # The round-robin multi-domain phase trains one batch norm set per corpus at lr 0.1 too: its running statistics
+    # must be recomputed like a single-corpus phase's, each corpus's from that corpus's training items only.
+    from types import SimpleNamespace
+
+    class PerCorpusNorm(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norms = torch.nn.ModuleList([torch.nn.BatchNorm1d(2), torch.nn.BatchNorm1d(2)])
+
+        def forward(self, batch):
+            return self.norms[int(batch.domain[0])](batch.x.data)
+
+    torch.manual_seed(0)
+    corpora = [[{"domain": 0, "x": torch.randn(2) * 3 + 5} for _ in range(7)],
+               [{"domain": 1, "x": torch.randn(2) - 4} for _ in range(4)]]
+    passes = []
+    rounds = RoundRobinBatchSampler([7, 4], batch_size=2, rounds=5, seed=0, rank=0, world_size=1)
+    model = PerCorpusNorm()
+    brain = SimpleNamespace(hparams=SimpleNamespace(precise_bn=True, seed=0, batch_size=2),
+                            bn_train_set=MultiCorpusDataset(corpora, set_pass=passes.append),
+                            bn_loader_kwargs={"batch_sampler": rounds}, modules=SimpleNamespace(model=model),
+                            compute_forward=lambda batch, stage: model(batch))
+    train.EmoNetBrain.precise_bn(brain, epoch=2)
+    for corpus, norm in enumerate(model.norms):  # the mean of the corpus's own batch means, not the default 0
+        means = [torch.stack([corpora[c][i]["x"] for c, i, _ in keys]).mean(0) for keys in rounds.whole_pass(2)
+                 if keys[0][0] == corpus]
+        assert len(means) == len(corpora[corpus]) // 2
+        assert torch.allclose(norm.running_mean, torch.stack(means).mean(0), atol=1e-5)
+        assert norm.momentum == 0.1 and model.training
+    # the pass of the epoch's last round: round 9 is pass 3 of corpus 0 (3 batches a pass), 4 of corpus 1 (2)
+    assert set(passes) == {3, 4}
+
+
 def test_batch_norm_fixes_are_on_by_default_and_run_before_dev_scoring():
     # EmoNet's dev-loss blow-up came from stale running batch-norm statistics (lr 0.1, a few steps per epoch) and
     # from padding counted in the batch statistics: every EmoNet hparams file must keep both fixes on, and the

@@ -149,6 +149,36 @@ class RoundRobinBatchSampler(Sampler):
         stop = len(order) if position == self.batches_per_pass[corpus] - 1 else (position + 1) * self.batch_size
         return [(corpus, index, pass_index) for index in order[position * self.batch_size:stop]]
 
+    def whole_pass(self, epoch):
+        """Every training item of each corpus once, for a statistics pass (precise batch norm) after ``epoch``.
+
+        Corpus after corpus, each in the order of the pass its last round of ``epoch`` belongs to (that pass's
+        number in the keys, so random crops are that pass's), in batches of ``batch_size`` (a last batch of one
+        item joins the one before: a batch norm needs two). Not sharded: every process gets the whole set.
+
+        Example
+        -------
+        >>> sampler = RoundRobinBatchSampler([5, 4], batch_size=2, rounds=3, seed=0)
+        >>> batches = sampler.whole_pass(epoch=1)
+        >>> [len(batch) for batch in batches], sorted(key[1] for batch in batches[:2] for key in batch)
+        ([2, 3, 2, 2], [0, 1, 2, 3, 4])
+        >>> {key[2] for batch in batches for key in batch}, {key[2] for key in sampler.batch(0, 2)}  # both in pass 1
+        ({1}, {1})
+        """
+        last_round = int(epoch) * self.rounds - 1
+        batches = []
+        for corpus, size in enumerate(self.corpus_sizes):
+            # the pass of process 0's shard (the same on every process, so all compute the same statistics)
+            pass_index = last_round // shard_batches(len(range(0, size, self.world_size)), self.batch_size)
+            order = pass_permutation(size, self.seed, corpus, pass_index) if self.shuffle else list(range(size))
+            keys = [(corpus, index, pass_index) for index in order]
+            corpus_batches = [keys[start:start + self.batch_size] for start in range(0, size, self.batch_size)]
+            if len(corpus_batches) > 1 and len(corpus_batches[-1]) == 1:
+                tail = corpus_batches.pop()
+                corpus_batches[-1] += tail
+            batches += corpus_batches
+        return batches
+
     def __iter__(self):
         first = (self.epoch - 1) * self.rounds
         for round_index in range(first, first + self.rounds):

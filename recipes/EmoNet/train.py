@@ -179,19 +179,26 @@ class EmoNetBrain(EmoLobesBrain):
         cumulative average over the batches (:func:`~emo_lobes.training.precise_bn.recompute_batch_norm_statistics`),
         before dev is scored and the epoch checkpointed: the exponential running average of lr-0.1 training with a
         few steps per epoch lags far behind the weights, and eval mode (dev, test, every loaded checkpoint) then
-        normalises with wrong statistics. The batches are drawn in an order of their own (seeded by seed and epoch,
-        no global generator used) and every process passes the whole set, so all get the same statistics.
-        Round-robin multi-domain phases are left as they are (their batches come from a batch sampler).
+        normalises with wrong statistics. Single corpus: the batches are drawn in an order of their own (seeded by
+        seed and epoch, no global generator used). Round-robin multi-domain phases: every corpus's training set,
+        corpus after corpus, in its current pass's order (:meth:`RoundRobinBatchSampler.whole_pass`), so each
+        corpus's own batch norms get their statistics from that corpus only. Every process passes the whole set,
+        so all get the same statistics.
         """
-        if not getattr(self.hparams, "precise_bn", False) or self.hparams.rounds_per_level:
+        if not getattr(self.hparams, "precise_bn", False):
             return
         dataset = getattr(self, "bn_train_set", None)
-        if dataset is None or "batch_sampler" in self.bn_loader_kwargs:
+        if dataset is None:
             return
-        generator = torch.Generator().manual_seed(int(self.hparams.seed) * 100003 + int(epoch))
-        batch_size = self.bn_loader_kwargs.get("batch_size", self.hparams.batch_size)
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
-                                             collate_fn=PaddedBatch, drop_last=len(dataset) % batch_size == 1)
+        rounds = self.bn_loader_kwargs.get("batch_sampler")
+        if isinstance(rounds, RoundRobinBatchSampler):
+            loader = torch.utils.data.DataLoader(dataset, batch_sampler=rounds.whole_pass(epoch),
+                                                 collate_fn=PaddedBatch)
+        else:
+            generator = torch.Generator().manual_seed(int(self.hparams.seed) * 100003 + int(epoch))
+            batch_size = self.bn_loader_kwargs.get("batch_size", self.hparams.batch_size)
+            loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=generator,
+                                                 collate_fn=PaddedBatch, drop_last=len(dataset) % batch_size == 1)
         recompute_batch_norm_statistics(unwrap_module(self.modules.model), loader,
                                         lambda batch: self.compute_forward(batch, sb.Stage.VALID))
 
