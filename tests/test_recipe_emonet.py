@@ -449,7 +449,7 @@ def test_precise_bn_of_a_round_robin_phase_gives_each_corpus_batch_norm_its_own_
     passes = []
     rounds = RoundRobinBatchSampler([7, 4], batch_size=2, rounds=5, seed=0, rank=0, world_size=1)
     model = PerCorpusNorm()
-    brain = SimpleNamespace(hparams=SimpleNamespace(precise_bn=True, seed=0, batch_size=2),
+    brain = SimpleNamespace(hparams=SimpleNamespace(precise_bn=True, seed=0, batch_size=2, rounds_per_level=5),
                             bn_train_set=MultiCorpusDataset(corpora, set_pass=passes.append),
                             bn_loader_kwargs={"batch_sampler": rounds}, modules=SimpleNamespace(model=model),
                             compute_forward=lambda batch, stage: model(batch))
@@ -462,6 +462,15 @@ def test_precise_bn_of_a_round_robin_phase_gives_each_corpus_batch_norm_its_own_
         assert norm.momentum == 0.1 and model.training
     # the pass of the epoch's last round: round 9 is pass 3 of corpus 0 (3 batches a pass), 4 of corpus 1 (2)
     assert set(passes) == {3, 4}
+    state = torch.get_rng_state()
+    train.EmoNetBrain.precise_bn(brain, epoch=2)
+    assert torch.equal(state, torch.get_rng_state())  # no global draw: dropout masks are as without the pass
+    # every item once, and the same batches on every process (all get the same statistics)
+    batches = rounds.whole_pass(2)
+    for corpus, items in enumerate(corpora):
+        assert sorted(key[1] for keys in batches for key in keys if key[0] == corpus) == list(range(len(items)))
+    shards = [RoundRobinBatchSampler([7, 4], 2, rounds=5, seed=0, rank=k, world_size=2).whole_pass(2) for k in (0, 1)]
+    assert shards[0] == shards[1]
 
 
 def test_batch_norm_fixes_are_on_by_default_and_run_before_dev_scoring():

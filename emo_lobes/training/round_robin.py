@@ -152,9 +152,20 @@ class RoundRobinBatchSampler(Sampler):
     def whole_pass(self, epoch):
         """Every training item of each corpus once, for a statistics pass (precise batch norm) after ``epoch``.
 
-        Corpus after corpus, each in the order of the pass its last round of ``epoch`` belongs to (that pass's
-        number in the keys, so random crops are that pass's), in batches of ``batch_size`` (a last batch of one
-        item joins the one before: a batch norm needs two). Not sharded: every process gets the whole set.
+        Corpus after corpus, each in the order of the pass that process 0's last round of ``epoch`` belongs to
+        (that pass's number in the keys, so random crops are that pass's), in batches of ``batch_size`` (a last
+        batch of one item joins the one before: a batch norm needs two). Not sharded, and the same on every
+        process (with uneven shards other processes may be on another pass), so all compute the same statistics.
+
+        Arguments
+        ---------
+        epoch : int
+            The finished epoch, 1-based as in :meth:`set_epoch`.
+
+        Returns
+        -------
+        list of list of tuple
+            Batches of ``(corpus, index, pass)`` keys, each batch from one corpus.
 
         Example
         -------
@@ -168,7 +179,6 @@ class RoundRobinBatchSampler(Sampler):
         last_round = int(epoch) * self.rounds - 1
         batches = []
         for corpus, size in enumerate(self.corpus_sizes):
-            # the pass of process 0's shard (the same on every process, so all compute the same statistics)
             pass_index = last_round // shard_batches(len(range(0, size, self.world_size)), self.batch_size)
             order = pass_permutation(size, self.seed, corpus, pass_index) if self.shuffle else list(range(size))
             keys = [(corpus, index, pass_index) for index in order]

@@ -192,8 +192,8 @@ class EmoNetBrain(EmoLobesBrain):
             return
         rounds = self.bn_loader_kwargs.get("batch_sampler")
         if isinstance(rounds, RoundRobinBatchSampler):
-            loader = torch.utils.data.DataLoader(dataset, batch_sampler=rounds.whole_pass(epoch),
-                                                 collate_fn=PaddedBatch)
+            # batches built here, not by a DataLoader (whose iterator would draw from the global generator)
+            loader = (PaddedBatch([dataset[key] for key in keys]) for keys in rounds.whole_pass(epoch))
         else:
             generator = torch.Generator().manual_seed(int(self.hparams.seed) * 100003 + int(epoch))
             batch_size = self.bn_loader_kwargs.get("batch_size", self.hparams.batch_size)
