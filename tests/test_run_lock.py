@@ -5,6 +5,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from emo_lobes.data.synthetic import write_corpus
 from run_checks import folder_hash
 
@@ -41,3 +43,19 @@ def test_a_second_run_in_the_same_output_folder_is_refused_and_a_dead_ones_lock_
     assert third.returncode == 0, third.stderr[-2000:]
     assert f"process {first.pid} that ran here is gone; this run takes over" in third.stdout + third.stderr
     assert folder_hash(data) == before  # three runs, one refused and one taking over: the corpus is untouched
+
+
+def test_a_rerun_after_a_failure_keeps_the_failed_attempts_log(tmp_path):
+    # run_command_once's log is where its one-line error says to read: a rerun (the error's suggested fix) must not
+    # overwrite the output of the attempt that failed.
+    from emo_lobes.errors import EmoLobesError
+    from emo_lobes.training.run_lock import run_command_once
+
+    done = tmp_path / "done"
+    with pytest.raises(EmoLobesError, match="read .*grid_stdout.log"):
+        run_command_once("demo", [sys.executable, "-c", "print('first attempt'); raise SystemExit(3)"], str(tmp_path),
+                         str(done))
+    run_command_once("demo", [sys.executable, "-c", f"print('second'); open({str(done)!r}, 'w')"], str(tmp_path),
+                     str(done))
+    log = (tmp_path / "grid_stdout.log").read_text()
+    assert log.count("=== ") == 2 and log.index("first attempt") < log.index("second")

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from emo_lobes.errors import EmoLobesError
 
@@ -148,7 +149,8 @@ def die_with_torchrun():
 
 def run_command_once(label, command, folder, done_path, log_name="grid_stdout.log"):
     """Run a driver's command (a train.py run of a grid) unless ``done_path`` exists; its output goes to
-    ``<folder>/<log_name>``; a failure is a one-line error saying where to read and how to resume.
+    ``<folder>/<log_name>`` (appended after a line with the time and command, so a rerun keeps the log of the attempt
+    before it); a failure is a one-line error saying where to read and how to resume.
 
     Arguments
     ---------
@@ -178,6 +180,8 @@ def run_command_once(label, command, folder, done_path, log_name="grid_stdout.lo
     True
     >>> run_command_once("demo", ["false"], folder, done)
     False
+    >>> open(os.path.join(folder, "grid_stdout.log")).read().startswith("=== ")
+    True
     """
     import shlex
     import subprocess
@@ -190,7 +194,9 @@ def run_command_once(label, command, folder, done_path, log_name="grid_stdout.lo
     print(f"[{label}] {shlex.join(shown)}", flush=True)
     os.makedirs(folder, exist_ok=True)
     log_path = os.path.join(folder, log_name)
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "a", encoding="utf-8") as log:  # appended: a resumed run keeps the failed attempt's output
+        log.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} {shlex.join(shown)}\n")
+        log.flush()
         code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     if code != 0 or not os.path.exists(done_path):
         raise EmoLobesError(f"{label} failed (exit {code})", f"read {log_path}; rerun the same command to resume")
