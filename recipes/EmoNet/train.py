@@ -194,6 +194,8 @@ class EmoNetBrain(EmoLobesBrain):
         if isinstance(rounds, RoundRobinBatchSampler):
             # batches built here, not by a DataLoader (whose iterator would draw from the global generator)
             loader = (PaddedBatch([dataset[key] for key in keys]) for keys in rounds.whole_pass(epoch))
+        elif rounds is not None:  # another batch sampler (none of this recipe's phases): its keys are its own
+            return
         else:
             generator = torch.Generator().manual_seed(int(self.hparams.seed) * 100003 + int(epoch))
             batch_size = self.bn_loader_kwargs.get("batch_size", self.hparams.batch_size)
